@@ -1,0 +1,251 @@
+// End-to-end tests of the `vigil` binary: exit codes, messages and outputs a
+// user sees. Runs the real binary from $VIGIL_BIN_DIR in a temp dir.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Run {
+  int code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* bin = std::getenv("VIGIL_BIN_DIR");
+    ASSERT_NE(bin, nullptr) << "run through ctest (sets VIGIL_BIN_DIR)";
+    vigil_ = std::string(bin) + "/vigil";
+    ASSERT_TRUE(fs::exists(vigil_)) << vigil_;
+    char tmpl[] = "/tmp/vigil_cli_test_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    fs::path p = dir_ / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << text;
+    return p.string();
+  }
+  static std::string Slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  // Runs vigil with `args` (shell-quoted by the caller), optional stdin file.
+  Run Vigil(const std::string& args, const std::string& stdin_file = "/dev/null") {
+    std::string out = (dir_ / "stdout").string(), err = (dir_ / "stderr").string();
+    std::string cmd = "timeout 60 " + vigil_ + " " + args + " <" + stdin_file + " >" + out + " 2>" + err;
+    int status = std::system(cmd.c_str());
+    Run r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = Slurp(out);
+    r.err = Slurp(err);
+    return r;
+  }
+
+  std::string vigil_;
+  fs::path dir_;
+};
+
+const char kGoodRule[] = R"(title: Shell from temp
+id: 6f1c1d9e-0000-4000-8000-000000000001
+status: test
+level: high
+tags: [attack.execution]
+logsource: {product: linux, category: process_creation}
+detection:
+  selection:
+    Image|startswith: /tmp/
+  condition: selection
+)";
+
+const char kUnknownFieldRule[] = R"(title: Uses a field the sensor does not supply
+id: 6f1c1d9e-0000-4000-8000-000000000002
+logsource: {product: linux, category: process_creation}
+detection:
+  selection:
+    Field21: x
+  condition: selection
+)";
+
+const char kAuditdRule[] = R"(title: Auditd rule
+id: 6f1c1d9e-0000-4000-8000-000000000003
+logsource: {product: linux, service: auditd}
+detection:
+  selection:
+    type: EXECVE
+  condition: selection
+)";
+
+TEST_F(CliTest, BuildReportsEveryProblemAndWritesWhatCompiled) {
+  Write("rules/good.yml", kGoodRule);
+  Write("rules/sub/bad.yaml", kUnknownFieldRule);
+  Write("rules/sub/auditd.yml", kAuditdRule);
+  Write("rules/README.md", "not a rule");
+  Run r = Vigil("content build " + (dir_ / "rules").string() + " -o " + (dir_ / "b.vbundle").string());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("compiled 1 of 3 rules"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("VG200 unknown-field"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad.yaml:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Field21"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("VG108 unsupported-logsource"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(dir_ / "b.vbundle"));
+
+  Run v = Vigil("content verify " + (dir_ / "b.vbundle").string());
+  EXPECT_EQ(v.code, 0) << v.err;
+  EXPECT_NE(v.out.find("ok: "), std::string::npos);
+  EXPECT_NE(v.out.find("1 rules"), std::string::npos) << v.out;
+}
+
+TEST_F(CliTest, StrictRefusesToWriteWhenAnyRuleIsRefused) {
+  Write("rules/good.yml", kGoodRule);
+  Write("rules/bad.yml", kUnknownFieldRule);
+  Run r = Vigil("content build --strict " + (dir_ / "rules").string() + " -o " + (dir_ / "b.vbundle").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_FALSE(fs::exists(dir_ / "b.vbundle"));
+  EXPECT_NE(r.err.find("not written"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, BuildJsonDiagnosticsAreData) {
+  Write("bad.yml", kUnknownFieldRule);
+  Write("good.yml", kGoodRule);
+  Run r = Vigil("content build --json " + (dir_ / "bad.yml").string() + " " + (dir_ / "good.yml").string() +
+                " -o " + (dir_ / "b.vbundle").string());
+  EXPECT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.is_array());
+  bool found = false;
+  for (const auto& d : j) {
+    if (d["code"] == "VG200") {
+      found = true;
+      EXPECT_EQ(d["rule_id"], "6f1c1d9e-0000-4000-8000-000000000002");
+      EXPECT_GT(d["line"].get<int>(), 0);
+      EXPECT_NE(d["file"].get<std::string>().find("bad.yml"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(found) << r.out;
+}
+
+TEST_F(CliTest, NothingCompiledOrBadInvocationIsNonZero) {
+  Write("bad.yml", kUnknownFieldRule);
+  Run r = Vigil("content build " + (dir_ / "bad.yml").string() + " -o " + (dir_ / "b.vbundle").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("no rule compiled"), std::string::npos) << r.err;
+  EXPECT_EQ(Vigil("content build -o x").code, 2);
+  EXPECT_EQ(Vigil("nosuchcommand").code, 2);
+  Run missing = Vigil("content build " + (dir_ / "missing").string() + " -o " + (dir_ / "b.vbundle").string());
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("no such file"), std::string::npos) << missing.err;
+}
+
+TEST_F(CliTest, VerifyRefusesGarbageTruncationAndMissingFiles) {
+  Write("good.yml", kGoodRule);
+  ASSERT_EQ(Vigil("content build " + (dir_ / "good.yml").string() + " -o " + (dir_ / "b.vbundle").string()).code, 0);
+  std::string bytes = Slurp(dir_ / "b.vbundle");
+  Write("trunc.vbundle", bytes.substr(0, bytes.size() / 2));
+  Write("garbage.vbundle", std::string(4096, '\x5a'));
+  std::string flipped = bytes;
+  flipped[flipped.size() / 3] ^= 0x10;
+  Write("flipped.vbundle", flipped);
+  for (const char* name : {"trunc.vbundle", "garbage.vbundle", "flipped.vbundle", "nonexistent.vbundle"}) {
+    Run v = Vigil("content verify " + (dir_ / name).string());
+    EXPECT_EQ(v.code, 1) << name;
+    EXPECT_NE(v.err.find("refused: "), std::string::npos) << name << ": " << v.err;
+  }
+}
+
+TEST_F(CliTest, ReplayPrintsAlertsAndCountsBadLines) {
+  Write("good.yml", kGoodRule);
+  ASSERT_EQ(Vigil("content build " + (dir_ / "good.yml").string() + " -o " + (dir_ / "b.vbundle").string()).code, 0);
+  std::string events = Write("events.jsonl",
+                             R"({"event":"process_creation","Image":"/tmp/x","ProcessId":7})"
+                             "\n"
+                             "this is not json\n"
+                             "\n"
+                             R"({"event":"process_creation","Image":"/usr/bin/ls","ProcessId":8})"
+                             "\n"
+                             R"({"event":"no_such_type"})"
+                             "\n"
+                             R"({"event":"process_creation","Image":"/TMP/Y","ProcessId":9})");
+  Run r = Vigil("replay --stats --bundle " + (dir_ / "b.vbundle").string() + " " + events);
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  std::vector<int> pids;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["rule_id"], "6f1c1d9e-0000-4000-8000-000000000001");
+    EXPECT_EQ(j["rule_title"], "Shell from temp");
+    EXPECT_EQ(j["level"], "high");
+    EXPECT_EQ(j["tags"][0], "attack.execution");
+    pids.push_back(j["event"]["ProcessId"]);
+  }
+  EXPECT_EQ(pids, (std::vector<int>{7, 9}));  // case-insensitive by default
+  EXPECT_NE(r.err.find(":2: invalid JSON"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(":5: unknown event type"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("events read 3, bad lines 2, alerts 2"), std::string::npos) << r.err;
+
+  Run from_stdin = Vigil("replay --bundle " + (dir_ / "b.vbundle").string() + " -", events);
+  EXPECT_EQ(from_stdin.out, r.out);
+}
+
+TEST_F(CliTest, ReplayRefusesABadBundleClearly) {
+  std::string junk = Write("junk.vbundle", "VIGILBND but nothing else");
+  Run r = Vigil("replay --bundle " + junk + " /dev/null");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("bundle refused"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, InspectShowsHeaderAndPrettyConditions) {
+  Write("good.yml", kGoodRule);
+  ASSERT_EQ(Vigil("content build --content-version 77 --channel canary " + (dir_ / "good.yml").string() + " -o " +
+                  (dir_ / "b.vbundle").string())
+                .code,
+            0);
+  Run r = Vigil("content inspect " + (dir_ / "b.vbundle").string());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("content version 77"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("canary"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Image startswith \"/tmp/\""), std::string::npos) << r.out;
+  Run j = Vigil("content inspect --json " + (dir_ / "b.vbundle").string());
+  auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc["content_version"], 77);
+  EXPECT_EQ(doc["rules"][0]["condition"], "Image startswith \"/tmp/\"");
+}
+
+TEST_F(CliTest, ContentTestRunsCasesAndFailsOnAMismatch) {
+  Write("good.yml", kGoodRule);
+  ASSERT_EQ(Vigil("content build " + (dir_ / "good.yml").string() + " -o " + (dir_ / "b.vbundle").string()).code, 0);
+  std::string ok = Write("ok.jsonl",
+                         R"({"rule_id":"6f1c1d9e-0000-4000-8000-000000000001","expect":true,"event":{"event":"process_creation","Image":"/tmp/a"}})"
+                         "\n"
+                         R"({"rule_id":"6f1c1d9e-0000-4000-8000-000000000001","expect":false,"event":{"event":"process_creation","Image":"/bin/a"}})"
+                         "\n");
+  Run r = Vigil("content test --bundle " + (dir_ / "b.vbundle").string() + " " + ok);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("2 passed, 0 failed"), std::string::npos) << r.out;
+  std::string wrong = Write("wrong.jsonl",
+                            R"({"rule_id":"6f1c1d9e-0000-4000-8000-000000000001","expect":true,"event":{"event":"process_creation","Image":"/bin/a"}})"
+                            "\n");
+  Run w = Vigil("content test --bundle " + (dir_ / "b.vbundle").string() + " " + wrong);
+  EXPECT_EQ(w.code, 1);
+  EXPECT_NE(w.out.find("FAIL"), std::string::npos) << w.out;
+}
+
+}  // namespace
