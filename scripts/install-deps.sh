@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what vigil needs to build, test and run, from Debian 12 packages.
+# Idempotent: does nothing when everything is already installed.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config     # toolchain
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev     # fuzz preset (libFuzzer, sanitizers)
+  libhyperscan-dev                                 # engine: multi-literal matching in one pass
+  libre2-dev                                       # linear-time regexes (verifier and engine)
+  libyaml-cpp-dev                                  # Sigma rule YAML
+  libsimdjson-dev                                  # replay event JSON
+  nlohmann-json3-dev                               # diagnostics and inspect JSON output
+  libsodium-dev                                    # BLAKE2b checksums/schema hash (ed25519 later)
+  libfmt-dev libcli11-dev libexpected-dev          # formatting, command line, Result<T>
+  libgtest-dev libbenchmark-dev                    # tests and benchmarks
+)
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: run as root (apt-get needs it)" >&2
+  exit 1
+fi
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
