@@ -36,15 +36,17 @@ for corpus_file in build-fuzz/fuzz/*.corpus; do
   work=build-fuzz/work/$name
   rm -rf "$work" && mkdir -p "$work"
   # New inputs go to $work; the committed seeds are read, never modified.
+  result="no crash"
   if ! build-fuzz/fuzz/"$name" "$work" "$seeds" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
       -rss_limit_mb=2048 -artifact_prefix=build-fuzz/findings/"$name"- -print_final_stats=1 \
       >build-fuzz/work/"$name".log 2>&1; then
     echo "FUZZER FAILED: $name (see build-fuzz/work/$name.log and build-fuzz/findings/)"
     tail -40 build-fuzz/work/"$name".log
     status=1
+    result=FAILED
   fi
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' build-fuzz/work/"$name".log | grep -o '[0-9]*$' || echo "?")
-  echo "fuzzer $name: $execs executions, $( ((status)) && echo failed || echo no crash)"
+  echo "fuzzer $name: $execs executions, $result"
 done
 step "done"
 exit $status
