@@ -1,5 +1,9 @@
 #include "schema/schema.h"
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 namespace vigil {
@@ -43,6 +47,31 @@ TEST(SchemaTest, CreateRefusesBadTables) {
   std::vector<FieldDef> many;
   for (size_t i = 0; i <= kMaxFieldsPerType; ++i) many.push_back({"F" + std::to_string(i), FieldType::kString});
   EXPECT_EQ(Schema::Create(1, {{"t", many}}).error().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+
+// docs/schema.md carries the canonical text and hash; they must match the code.
+TEST(SchemaTest, DocumentationMatchesTheCode) {
+  const char* src = std::getenv("VIGIL_SOURCE_DIR");
+  ASSERT_NE(src, nullptr) << "run through ctest";
+  std::ifstream in(std::string(src) + "/docs/schema.md");
+  ASSERT_TRUE(in) << "docs/schema.md missing";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string doc = ss.str();
+  const std::string marker = "## Canonical text (version 1)\n\n```\n";
+  size_t begin = doc.find(marker);
+  ASSERT_NE(begin, std::string::npos);
+  begin += marker.size();
+  size_t end = doc.find("```", begin);
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_EQ(doc.substr(begin, end - begin), Schema::Builtin().CanonicalText());
+  EXPECT_NE(doc.find(HashToHex(Schema::Builtin().hash())), std::string::npos);
 }
 
 }  // namespace
