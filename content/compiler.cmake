@@ -1,0 +1,8 @@
+# The Sigma compiler front end (docs/sigma.md): reader -> condition parser ->
+# lower -> verifier, plus the pretty printer used by `vigil content inspect`.
+vigil_library(vigil_compiler
+  SRCS sigma_reader.cc condition_parser.cc lower.cc compiler.cc pretty.cc
+  DEPS vigil_content_ir vigil_verifier yaml-cpp PkgConfig::RE2)
+
+vigil_test(sigmahq_corpus_test SRCS sigmahq_corpus_test.cc DEPS vigil_compiler LABELS corpus)
+
