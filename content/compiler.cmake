@@ -6,3 +6,4 @@ vigil_library(vigil_compiler
 
 vigil_test(sigmahq_corpus_test SRCS sigmahq_corpus_test.cc DEPS vigil_compiler LABELS corpus)
 
+vigil_test(lower_test SRCS lower_test.cc DEPS vigil_compiler)
