@@ -4,6 +4,9 @@ vigil_library(vigil_compiler
   SRCS sigma_reader.cc condition_parser.cc lower.cc compiler.cc pretty.cc
   DEPS vigil_content_ir vigil_verifier yaml-cpp PkgConfig::RE2)
 
-vigil_test(sigmahq_corpus_test SRCS sigmahq_corpus_test.cc DEPS vigil_compiler LABELS corpus)
-
+vigil_test(sigma_reader_test SRCS sigma_reader_test.cc DEPS vigil_compiler)
+vigil_test(condition_parser_test SRCS condition_parser_test.cc DEPS vigil_compiler)
 vigil_test(lower_test SRCS lower_test.cc DEPS vigil_compiler)
+vigil_test(pretty_test SRCS pretty_test.cc DEPS vigil_compiler)
+vigil_test(compiler_test SRCS compiler_test.cc DEPS vigil_compiler)
+vigil_test(sigmahq_corpus_test SRCS sigmahq_corpus_test.cc DEPS vigil_compiler LABELS corpus)
