@@ -1,0 +1,191 @@
+#include "engine/condition.h"
+
+#include <algorithm>
+
+namespace vigil::engine {
+namespace {
+
+using content::OpCode;
+
+struct TempNode {
+  ConditionForest::Kind kind;
+  uint32_t arg = 0;
+  std::vector<uint32_t> children;
+};
+
+// Subtrees deeper than this get no trigger set (their rule is then always
+// evaluated, which is correct, only slower); keeps NecessaryAtoms' recursion
+// bounded for adversarial programs such as a 16,000-deep NOT/AND chain.
+constexpr int kMaxTriggerDepth = 200;
+
+std::optional<Trigger> Union(std::vector<const Trigger*> parts) {
+  Trigger t;
+  for (const Trigger* p : parts) {
+    t.atoms.insert(t.atoms.end(), p->atoms.begin(), p->atoms.end());
+    t.cost += p->cost;
+  }
+  std::sort(t.atoms.begin(), t.atoms.end());
+  t.atoms.erase(std::unique(t.atoms.begin(), t.atoms.end()), t.atoms.end());
+  return t;
+}
+
+std::optional<Trigger> Necessary(const ConditionForest& forest, uint32_t id, int depth,
+                                 const std::function<std::optional<Trigger>(uint32_t)>& leaf) {
+  using Kind = ConditionForest::Kind;
+  const auto& n = forest.node(id);
+  if (depth > kMaxTriggerDepth) return std::nullopt;
+  switch (n.kind) {
+    case Kind::kAtom: return leaf(n.arg);
+    case Kind::kTrue:
+    case Kind::kNot: return std::nullopt;
+    case Kind::kFalse: return Trigger{};
+    default: break;
+  }
+  std::vector<std::optional<Trigger>> kids;
+  for (uint32_t c : forest.children(n)) kids.push_back(Necessary(forest, c, depth + 1, leaf));
+  std::vector<const Trigger*> have;
+  for (const auto& k : kids) {
+    if (k) have.push_back(&*k);
+  }
+  std::sort(have.begin(), have.end(),
+            [](const Trigger* a, const Trigger* b) { return a->cost < b->cost; });
+  size_t need = 0;  // children whose sets must all be taken
+  switch (n.kind) {
+    case Kind::kAnd: need = 1; break;
+    case Kind::kOr: need = n.count; break;
+    case Kind::kAtLeast: need = n.count - n.arg + 1; break;
+    default: return std::nullopt;
+  }
+  if (have.size() < need) return std::nullopt;
+  have.resize(need);
+  return Union(std::move(have));
+}
+
+}  // namespace
+
+Result<uint32_t> ConditionForest::Add(std::span<const content::Instr> program,
+                                      std::span<const uint32_t> atom_ids,
+                                      const std::function<double(uint32_t)>& atom_cost) {
+  auto refuse = [](size_t pc, std::string_view why) {
+    return Error(Code::kVerifyFailed, "engine: program instruction {}: {}", pc, why);
+  };
+  if (program.empty() || program.size() > content::kMaxProgramLength) {
+    return Error(Code::kVerifyFailed, "engine: program length {} out of range", program.size());
+  }
+  std::vector<TempNode> temp;
+  std::vector<uint32_t> stack;
+  auto pop = [&](size_t count) {
+    std::vector<uint32_t> out(stack.end() - static_cast<ptrdiff_t>(count), stack.end());
+    stack.resize(stack.size() - count);
+    return out;
+  };
+  auto push = [&](TempNode n) {
+    temp.push_back(std::move(n));
+    stack.push_back(static_cast<uint32_t>(temp.size() - 1));
+  };
+  // An AND of ANDs is one AND (same for OR): splice same-kind children.
+  auto combine = [&](Kind kind, std::vector<uint32_t> in) {
+    TempNode n{kind, 0, {}};
+    for (uint32_t c : in) {
+      if (temp[c].kind == kind) {
+        n.children.insert(n.children.end(), temp[c].children.begin(), temp[c].children.end());
+      } else {
+        n.children.push_back(c);
+      }
+    }
+    push(std::move(n));
+  };
+
+  for (size_t pc = 0; pc < program.size(); ++pc) {
+    const content::Instr& in = program[pc];
+    switch (in.op) {
+      case OpCode::kAtom:
+        if (in.a >= atom_ids.size()) return refuse(pc, "atom index out of range");
+        push({Kind::kAtom, atom_ids[in.a], {}});
+        break;
+      case OpCode::kTrue: push({Kind::kTrue, 0, {}}); break;
+      case OpCode::kFalse: push({Kind::kFalse, 0, {}}); break;
+      case OpCode::kNot: {
+        if (stack.empty()) return refuse(pc, "stack underflow");
+        uint32_t x = pop(1)[0];
+        if (temp[x].kind == Kind::kNot) {
+          stack.push_back(temp[x].children[0]);
+        } else {
+          push({Kind::kNot, 0, {x}});
+        }
+        break;
+      }
+      case OpCode::kAnd:
+      case OpCode::kOr: {
+        if (in.a < 1 || in.a > stack.size()) return refuse(pc, "operand count out of range");
+        std::vector<uint32_t> kids = pop(in.a);
+        if (kids.size() == 1) {
+          stack.push_back(kids[0]);
+        } else {
+          combine(in.op == OpCode::kAnd ? Kind::kAnd : Kind::kOr, std::move(kids));
+        }
+        break;
+      }
+      case OpCode::kAtLeast: {
+        if (in.a < 1 || in.a > stack.size() || in.b < 1 || in.b > in.a) {
+          return refuse(pc, "operand count out of range");
+        }
+        std::vector<uint32_t> kids = pop(in.a);
+        if (kids.size() == 1) {
+          stack.push_back(kids[0]);
+        } else if (in.b == 1) {
+          combine(Kind::kOr, std::move(kids));
+        } else if (in.b == in.a) {
+          combine(Kind::kAnd, std::move(kids));
+        } else {
+          push({Kind::kAtLeast, in.b, std::move(kids)});
+        }
+        break;
+      }
+      default: return refuse(pc, "unknown opcode");
+    }
+    if (stack.size() > content::kMaxStackDepth) return refuse(pc, "stack too deep");
+  }
+  if (stack.size() != 1) return Error(Code::kVerifyFailed, "engine: program leaves {} values", stack.size());
+
+  // Temp nodes were created children first, so one forward pass computes
+  // costs and depths and emits only the nodes the root reaches.
+  std::vector<bool> live(temp.size(), false);
+  live[stack[0]] = true;
+  for (size_t i = temp.size(); i-- > 0;) {
+    if (!live[i]) continue;
+    for (uint32_t c : temp[i].children) live[c] = true;
+  }
+  std::vector<uint32_t> final_id(temp.size(), 0);
+  std::vector<size_t> depth(temp.size(), 0);
+  for (size_t i = 0; i < temp.size(); ++i) {
+    if (!live[i]) continue;
+    TempNode& t = temp[i];
+    Node n{t.kind, t.arg, 0, static_cast<uint32_t>(t.children.size()), 0};
+    if (t.kind == Kind::kAtom) {
+      n.cost = atom_cost(t.arg);
+    } else {
+      n.cost = 0.1;
+      for (uint32_t c : t.children) {
+        n.cost += nodes_[final_id[c]].cost;
+        depth[i] = std::max(depth[i], depth[c] + 1);
+      }
+      std::stable_sort(t.children.begin(), t.children.end(), [&](uint32_t a, uint32_t b) {
+        return nodes_[final_id[a]].cost < nodes_[final_id[b]].cost;
+      });
+      n.first = static_cast<uint32_t>(kids_.size());
+      for (uint32_t c : t.children) kids_.push_back(final_id[c]);
+    }
+    final_id[i] = static_cast<uint32_t>(nodes_.size());
+    nodes_.push_back(n);
+  }
+  max_depth_ = std::max(max_depth_, depth[stack[0]]);
+  return final_id[stack[0]];
+}
+
+std::optional<Trigger> NecessaryAtoms(const ConditionForest& forest, uint32_t root,
+                                      const std::function<std::optional<Trigger>(uint32_t)>& leaf) {
+  return Necessary(forest, root, 0, leaf);
+}
+
+}  // namespace vigil::engine

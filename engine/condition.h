@@ -1,0 +1,141 @@
+// Rule conditions as the engine runs them: each rule's postfix program
+// (content/ir.h OpCode) rebuilt as an n-ary tree that is evaluated with
+// short-circuiting, cheapest child first, so an expensive atom (a regex) is
+// only computed when the rest of the condition cannot decide the rule.
+//
+//   ConditionForest forest;
+//   Result<uint32_t> root = forest.Add(rule.program, atom_ids, cost_of_atom);
+//   forest.Finish();
+//   bool m = forest.Evaluate(*root, frames, [&](uint32_t atom) { return value(atom); });
+//   std::optional<Trigger> t = NecessaryAtoms(forest, *root, trigger_of_atom);
+//
+// The rewrite keeps the meaning: AND/OR are associative and commutative
+// (nested ones are flattened, children reordered), NOT NOT x is x,
+// at-least-1 is OR and at-least-all is AND. Atoms are pure functions of the
+// event, so evaluation order cannot change a result.
+//
+// Thread-safety: immutable after Finish(); Evaluate() is const and uses only
+// the caller's frames.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "base/status.h"
+#include "content/ir.h"
+
+namespace vigil::engine {
+
+class ConditionForest {
+ public:
+  enum class Kind : uint8_t { kAtom, kTrue, kFalse, kNot, kAnd, kOr, kAtLeast };
+  struct Node {
+    Kind kind;
+    uint32_t arg;    // kAtom: atom id; kAtLeast: how many children must hold
+    uint32_t first;  // children: kids_[first, first + count)
+    uint32_t count;
+    double cost;     // estimated cost of evaluating this subtree
+  };
+  struct Frame {
+    uint32_t node;
+    uint32_t next;   // index of the child being evaluated
+    uint32_t trues;  // kAtLeast: children that held so far
+  };
+
+  // Adds one rule. `atom_ids` maps the rule's atom indices to the caller's
+  // atom ids; `atom_cost` estimates evaluating one of those. Re-checks what
+  // the verifier guarantees (opcodes, operand counts, atom indices, stack
+  // bounds) and refuses with kVerifyFailed: a bad program must not be run.
+  Result<uint32_t> Add(std::span<const content::Instr> program, std::span<const uint32_t> atom_ids,
+                       const std::function<double(uint32_t)>& atom_cost);
+
+  const Node& node(uint32_t id) const { return nodes_[id]; }
+  std::span<const uint32_t> children(const Node& n) const {
+    return std::span<const uint32_t>(kids_).subspan(n.first, n.count);
+  }
+  // Frames Evaluate() needs for any root added so far.
+  size_t max_depth() const { return max_depth_; }
+
+  // `frames` must hold max_depth() entries. `atom(id)` returns an atom's value.
+  template <typename AtomFn>
+  bool Evaluate(uint32_t root, Frame* frames, AtomFn&& atom) const;
+
+ private:
+  std::vector<Node> nodes_;
+  std::vector<uint32_t> kids_;
+  size_t max_depth_ = 0;
+};
+
+// The prefilter's view of a subtree: a set of atoms at least one of which is
+// true whenever the subtree is true, with its estimated cost (the expected
+// number of events that would trigger it, lower is better).
+struct Trigger {
+  std::vector<uint32_t> atoms;  // sorted, distinct
+  double cost = 0;
+};
+
+// The best necessary trigger set for `root`, or nullopt when there is none
+// (the rule must then be evaluated on every event of its type). `leaf(atom)`
+// gives an atom's own trigger set (nullopt for atoms the index cannot see).
+//   AND -> the child with the cheapest set; OR -> union when every child has
+//   one; at-least-k-of-n -> union of the n-k+1 cheapest; NOT, true -> none;
+//   false -> the empty set (never true).
+std::optional<Trigger> NecessaryAtoms(const ConditionForest& forest, uint32_t root,
+                                      const std::function<std::optional<Trigger>(uint32_t)>& leaf);
+
+template <typename AtomFn>
+bool ConditionForest::Evaluate(uint32_t root, Frame* frames, AtomFn&& atom) const {
+  size_t depth = 0;
+  uint32_t current = root;
+  bool value = false;
+  for (;;) {
+    // Descend to a leaf, pushing a frame per inner node.
+    for (;;) {
+      const Node& n = nodes_[current];
+      if (n.kind == Kind::kAtom) {
+        value = atom(n.arg);
+        break;
+      }
+      if (n.kind == Kind::kTrue || n.kind == Kind::kFalse) {
+        value = n.kind == Kind::kTrue;
+        break;
+      }
+      frames[depth++] = Frame{current, 0, 0};
+      current = kids_[n.first];
+    }
+    // Hand the value up until some node needs its next child.
+    for (;;) {
+      if (depth == 0) return value;
+      Frame& f = frames[depth - 1];
+      const Node& n = nodes_[f.node];
+      bool done = true;
+      switch (n.kind) {
+        case Kind::kNot: value = !value; break;
+        case Kind::kAnd: done = !value || ++f.next == n.count; break;
+        case Kind::kOr: done = value || ++f.next == n.count; break;
+        case Kind::kAtLeast:
+          f.trues += value;
+          ++f.next;
+          if (f.trues >= n.arg) {
+            value = true;
+          } else if (f.trues + (n.count - f.next) < n.arg) {
+            value = false;
+          } else {
+            done = false;
+          }
+          break;
+        default: break;  // leaves never own a frame
+      }
+      if (!done) {
+        current = kids_[n.first + f.next];
+        break;
+      }
+      --depth;
+    }
+  }
+}
+
+}  // namespace vigil::engine

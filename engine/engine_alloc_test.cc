@@ -1,0 +1,71 @@
+// Evaluate() must not allocate: this binary replaces the global operator new
+// to count allocations, warms the engine up (RE2 builds its lazy DFA states
+// on first contact with new input, see engine.h), then evaluates the same
+// events again and requires zero allocations.
+//
+// Under AddressSanitizer the sanitizer owns operator new; the test is skipped
+// there (the release build runs it).
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "engine/engine.h"
+#include "engine/testing/rule_generator.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define VIGIL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VIGIL_ASAN 1
+#endif
+#endif
+
+namespace {
+std::atomic<size_t> g_allocations{0};
+}  // namespace
+
+#ifndef VIGIL_ASAN
+void* operator new(size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+#endif
+
+namespace vigil::engine {
+namespace {
+
+TEST(EngineAlloc, EvaluateDoesNotAllocate) {
+#ifdef VIGIL_ASAN
+  GTEST_SKIP() << "operator new belongs to AddressSanitizer in this build";
+#endif
+  const Schema& schema = Schema::Builtin();
+  std::mt19937_64 rng(7);
+  content::Ruleset rs = testing::RandomRuleset(rng, schema, 400);
+  auto engine = Engine::Create(rs, schema);
+  ASSERT_TRUE(engine.has_value()) << engine.error().ToString();
+  std::vector<testing::OwnedEvent> events =
+      testing::GenerateEventMix(schema, 2000, 7, testing::EventMixOptions{});
+  for (int i = 0; i < 300; ++i) {
+    events.push_back(testing::RandomEvent(rng, schema, rs.rules[i % rs.rules.size()].event_type));
+  }
+  auto scratch = (*engine)->NewScratch();
+  size_t matched = 0;
+  for (const auto& ev : events) matched += (*engine)->Evaluate(ev.view(), *scratch).size();
+  ASSERT_GT(matched, 0u);
+
+  const size_t before = g_allocations.load();
+  size_t matched_again = 0;
+  for (const auto& ev : events) matched_again += (*engine)->Evaluate(ev.view(), *scratch).size();
+  const size_t allocations = g_allocations.load() - before;
+  EXPECT_EQ(matched_again, matched);
+  EXPECT_EQ(allocations, 0u) << "over " << events.size() << " events";
+}
+
+}  // namespace
+}  // namespace vigil::engine
