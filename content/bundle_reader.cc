@@ -7,6 +7,7 @@
 // in their section, so decoding allocates at most a small multiple of the
 // input size (docs/bundle-format.md, "Memory"). A structural fault stops the
 // decode: after one, nothing later in the file can be located reliably.
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -64,6 +65,7 @@ class Reader {
     bool framed = Framing();
     bool decoded = framed && SectionTable() && Counts() && DecodeInfo() && DecodeRules() && DecodeAtomsAndPrograms() &&
                    DecodeTags() && PoolFullyUsed();
+    rule_id_.clear();  // the checksum belongs to the file, not to the rule a fault stopped in
     if (framed) {
       // Checked even after a structural fault: a mismatch then tells the
       // operator the bytes were damaged, rather than written wrongly.

@@ -2,11 +2,15 @@
 // truncated, oversized and hostile bytes with the specific code for each.
 // Edits that should be caught structurally are followed by RewriteChecksum(),
 // so that the checksum is not what catches them.
+#include <cstdlib>
+#include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "base/file.h"
 #include "content/bundle.h"
 #include "content/bundle_format.h"
 
@@ -519,6 +523,67 @@ TEST(BundleTest, ReaderRefusesOtherSchema) {
   Read r = ReadIt(WriteBundle(Sample()), true, *other);
   ASSERT_FALSE(r.result);
   EXPECT_TRUE(r.diags.HasCode(DiagCode::kVerifySchemaHash));
+}
+
+// ---- the fuzzer's seed corpus --------------------------------------------------
+
+// The seeds in content/fuzz/bundle_reader_corpus are written by this test when
+// VIGIL_REGEN_CORPUS=1 (after a format change); otherwise it checks that every
+// valid_* seed still decodes and every trunc_* seed is refused, so the corpus
+// cannot silently rot into inputs that stop at the first check.
+std::map<std::string, std::string> Seeds() {
+  std::map<std::string, std::string> seeds;
+  std::string sample = WriteBundle(Sample());
+  seeds["valid_sample"] = sample;
+  Ruleset empty;
+  empty.info.schema_version = S().version();
+  empty.info.schema_hash = S().hash();
+  seeds["valid_empty"] = WriteBundle(empty);
+  seeds["valid_signed"] = WithSignaturePayload(sample, std::string(96, '\x5a'));
+  Ruleset bad = Sample();
+  bad.rules[0].atoms[1].field = 30;             // field out of range
+  bad.rules[1].atoms[0].value = "10.0.0.0/33";  // bad cidr
+  bad.rules[2].program.pop_back();              // leaves 5 values
+  seeds["valid_refused_by_verifier"] = WriteBundle(bad);
+  Ruleset ops = Sample();
+  Rule& r = ops.rules[0];
+  for (uint8_t op = 0; op < kAtomOpCount; ++op) {
+    Atom a = r.atoms[0];
+    a.op = static_cast<AtomOp>(op);
+    a.value = op == static_cast<uint8_t>(AtomOp::kRegex) ? "^/tmp/[a-z]{3,8}$" : "/tmp/*x";
+    r.atoms.push_back(a);
+  }
+  seeds["valid_every_op"] = WriteBundle(ops);
+  for (size_t n : {size_t{5}, size_t{100}, size_t{230}, sample.size() / 2, sample.size() - 1}) {
+    seeds["trunc_sample_" + std::to_string(n)] = sample.substr(0, n);
+  }
+  return seeds;
+}
+
+TEST(BundleTest, SeedCorpusIsCurrent) {
+  const char* src = std::getenv("VIGIL_SOURCE_DIR");
+  if (src == nullptr) GTEST_SKIP() << "VIGIL_SOURCE_DIR not set (run through ctest)";
+  std::filesystem::path dir = std::filesystem::path(src) / "content/fuzz/bundle_reader_corpus";
+  if (const char* regen = std::getenv("VIGIL_REGEN_CORPUS"); regen != nullptr && std::string(regen) == "1") {
+    std::filesystem::create_directories(dir);
+    for (const auto& [name, bytes] : Seeds()) ASSERT_TRUE(WriteFileAtomic((dir / name).string(), bytes).ok());
+  }
+  size_t valid = 0, truncated = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::string name = entry.path().filename().string();
+    auto bytes = ReadFileBounded(entry.path().string(), kMaxBundleBytes + 1);
+    ASSERT_TRUE(bytes) << name;
+    Read r = ReadIt(*bytes, /*verify=*/false);  // structure only: independent of schema changes
+    if (name.starts_with("valid_")) {
+      EXPECT_TRUE(r.result) << name << "\n" << r.diags.ToText() << "regenerate with VIGIL_REGEN_CORPUS=1";
+      ++valid;
+    } else if (name.starts_with("trunc_")) {
+      EXPECT_EQ(r.codes, std::vector<DiagCode>{DiagCode::kBundleTruncated}) << name;
+      ++truncated;
+    }
+  }
+  EXPECT_GE(valid, 5u);
+  EXPECT_GE(truncated, 5u);
 }
 
 }  // namespace

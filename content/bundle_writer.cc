@@ -9,10 +9,10 @@
 // reader (and the verifier behind it) decides what is acceptable. A ruleset
 // past the format's u32 counts cannot exist in memory, so the narrowing casts
 // below do not lose information for any real input.
-#include <sodium.h>
-
 #include <cstdlib>
 #include <cstring>
+
+#include <sodium.h>
 
 #include "content/bundle.h"
 #include "content/bundle_format.h"

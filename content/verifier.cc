@@ -418,6 +418,10 @@ bool Verify(const Ruleset& rs, const Schema& schema, Diagnostics& diags, const L
                 fmt::format("content was compiled for schema v{} but this sensor's schema is v{}",
                             rs.info.schema_version, schema.version()));
   }
+  if (rs.info.channel.size() > kMaxTextBytes) {
+    diags.Error(DiagCode::kVerifyText, where,
+                fmt::format("channel is {} bytes (limit {})", rs.info.channel.size(), kMaxTextBytes));
+  }
   if (rs.rules.size() > kMaxRules) {
     diags.Error(DiagCode::kVerifyLimit, where,
                 fmt::format("{} rules (limit {})", rs.rules.size(), kMaxRules));

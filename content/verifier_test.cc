@@ -170,6 +170,14 @@ TEST(VerifierTest, TooManyRules) {
   EXPECT_EQ(ErrorCodes(d), std::vector<DiagCode>{DiagCode::kVerifyLimit});
 }
 
+TEST(VerifierTest, ChannelBounded) {
+  Ruleset rs = ValidRuleset();
+  rs.info.channel = std::string(kMaxTextBytes + 1, 'c');
+  Diagnostics d;
+  EXPECT_FALSE(Verify(rs, S(), d, {"b", 0, ""}));
+  EXPECT_EQ(ErrorCodes(d), std::vector<DiagCode>{DiagCode::kVerifyText});
+}
+
 TEST(VerifierTest, DuplicateIds) {
   Ruleset rs = ValidRuleset();
   rs.rules[1].id = rs.rules[0].id;
