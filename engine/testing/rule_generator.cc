@@ -174,6 +174,13 @@ const std::vector<std::string> kTools = {
     "arp", "route", "traceroute", "ping", "aria2c", "lftp", "smbclient", "rpcclient",
     "ldapsearch", "kinit", "klist", "showmount", "exportfs", "gsettings", "dconf", "xhost",
     "Xvfb", "vncserver", "x11vnc", "setfattr", "getfattr", "tune2fs", "debugfs", "mkswap"};
+// Tools with hardly any benign use: a rule may flag their mere execution.
+const std::vector<std::string> kHackTools = {
+    "nmap", "masscan", "hping3", "hydra", "john", "hashcat", "sqlmap", "linpeas.sh", "pspy64",
+    "chisel", "frpc", "ngrok", "proxychains4", "torsocks", "iodine", "dnscat2", "xmrig", "minerd",
+    "socat", "ncat", "netcat", "sshpass", "mimipenguin", "LaZagne", "bettercap", "responder",
+    "crackmapexec", "nuclei", "gobuster", "ffuf", "nikto", "wpscan", "msfconsole", "msfvenom",
+    "sliver-client", "merlin-agent", "pwncat", "evil-winrm", "kerbrute", "impacket-secretsdump"};
 const std::vector<std::string> kArgs = {
     " -e /bin/sh", " -e /bin/bash", " -d", " --decode", " -lvp ", " -nlvp ", " -w ",
     " --output-document", " -O /tmp/", " | sh", " | bash", "/dev/tcp/", "/dev/udp/", " +x ",
@@ -211,7 +218,9 @@ const std::vector<std::string> kWebParents = {
 const std::vector<std::string> kShells = {"/bash", "/sh", "/dash", "/zsh", "/ksh", "/busybox",
                                           "/python3", "/perl", "/ruby", "/nc", "/ncat", "/socat"};
 const std::vector<std::string> kDropDirs = {"/tmp/", "/dev/shm/", "/var/tmp/", "/run/user/",
-                                            "/var/www/", "/home/", "/tmp/.X11-unix/"};
+                                            "/var/www/", "/tmp/.X11-unix/", "/var/lib/php/sessions/"};
+const std::vector<std::string> kNetShells = {"/bash", "/sh", "/dash", "/zsh", "/ksh", "/busybox",
+                                             "/nc", "/ncat", "/socat", "/telnet"};
 const std::vector<std::string> kPersistDirs = {
     "/etc/cron.d/", "/etc/cron.daily/", "/etc/cron.hourly/", "/var/spool/cron/crontabs/",
     "/etc/systemd/system/", "/lib/systemd/system/", "/etc/init.d/", "/etc/rc.local",
@@ -359,9 +368,9 @@ Detection ProcessRule(std::mt19937_64& rng) {
       break;
     case 5:
       d.title = fmt::format("{} Indicators", tool);
-      d.body = "    selection_img:\n" + Field("Image|endswith", Several(rng, kTools, 1, 3, "/")) +
+      d.body = "    selection_img:\n" + Field("Image|endswith", Several(rng, kHackTools, 1, 3, "/")) +
                "    selection_cli:\n" +
-               Field("CommandLine|contains", {Pick(rng, kTools) + Pick(rng, kArgs)});
+               Field("CommandLine|contains", {Pick(rng, kTools) + " " + Pick(rng, kArgs)});
       d.condition = "1 of selection_*";
       break;
     case 6:
@@ -376,7 +385,7 @@ Detection ProcessRule(std::mt19937_64& rng) {
       break;
     case 8:
       d.title = fmt::format("{} Command Line", tool);
-      d.body = "    selection:\n" + Field("CommandLine|contains", {tool + Pick(rng, kArgs), tool + Pick(rng, kArgs)});
+      d.body = "    selection:\n" + Field("CommandLine|contains", {tool + " " + Pick(rng, kArgs), tool + " " + Pick(rng, kArgs)});
       break;
     default:
       d.title = fmt::format("{} Run By Service Account", tool);
@@ -429,7 +438,7 @@ Detection NetworkRule(std::mt19937_64& rng) {
       break;
     default:
       d.title = "Shell Connecting To Public Address";
-      d.body = "    selection:\n" + Field("Image|endswith", Several(rng, kShells, 1, 3)) +
+      d.body = "    selection:\n" + Field("Image|endswith", Several(rng, kNetShells, 1, 3)) +
                "    filter_main_private:\n" + Field("DestinationIp|cidr", Several(rng, kPrivateNets, 2, 5));
       d.condition = "selection and not filter_main_private";
       break;
@@ -493,10 +502,23 @@ Proc BenignProc(std::mt19937_64& rng, const std::string& user) {
   }
 }
 
+Proc NetworkProc(std::mt19937_64& rng) {
+  static const std::vector<Proc> kClients = {
+      {"/usr/bin/curl", "curl -fsSL https://deb.debian.org/debian/dists/bookworm/Release", "/usr/bin/bash", "-bash"},
+      {"/usr/lib/apt/methods/http", "/usr/lib/apt/methods/http", "/usr/bin/apt-get", "apt-get update"},
+      {"/usr/bin/ssh", "ssh -o BatchMode=yes deploy@build.internal.example.com", "/usr/bin/bash", "-bash"},
+      {"/usr/bin/git", "git fetch origin --prune", "/usr/bin/bash", "-bash"},
+      {"/usr/lib/systemd/systemd-resolved", "/lib/systemd/systemd-resolved", "/usr/lib/systemd/systemd", "/sbin/init splash"},
+      {"/usr/bin/python3", "python3 -m pip install --user requests", "/usr/bin/bash", "-bash"},
+      {"/usr/sbin/chronyd", "/usr/sbin/chronyd -F 1", "/usr/lib/systemd/systemd", "/sbin/init splash"},
+      {"/usr/bin/node", "node /srv/app/server.js --port 8080", "/usr/lib/systemd/systemd", "/sbin/init splash"}};
+  return Pick(rng, kClients);
+}
+
 Proc MaliciousProc(std::mt19937_64& rng) {
-  const std::string tool = Pick(rng, kTools);
+  const std::string tool = Pick(rng, Chance(rng, 0.2) ? kHackTools : kTools);
   std::string dir = Chance(rng, 0.3) ? Pick(rng, kDropDirs) : "/usr/bin/";
-  std::string cmd = tool + Pick(rng, kArgs) + " " + Pick(rng, kArgs);
+  std::string cmd = tool + " " + Pick(rng, kArgs) + " " + Pick(rng, kArgs);
   if (Chance(rng, 0.3)) cmd += " 10.13.37.2 " + std::to_string(Pick(rng, kBadPorts));
   const bool web = Chance(rng, 0.4);
   return {dir + tool, cmd, web ? Pick(rng, kWebParents) : "/usr/bin/bash", web ? "worker process" : "-bash"};
@@ -665,10 +687,10 @@ std::vector<OwnedEvent> GenerateEventMix(const Schema& schema, size_t count, uin
     const double kind = std::uniform_real_distribution<double>(0, 1)(rng);
     const bool bad = Chance(rng, options.malicious);
     const std::string user = bad && Chance(rng, 0.5) ? "www-data" : Pick(rng, kUsers);
-    const Proc p = bad ? MaliciousProc(rng) : BenignProc(rng, user);
     const EventTypeId type = kind < options.process_creation ? proc
                              : kind < options.process_creation + options.file_event ? file
                                                                                     : net;
+    const Proc p = bad ? MaliciousProc(rng) : type == net ? NetworkProc(rng) : BenignProc(rng, user);
     OwnedEvent ev(type, schema.event_type(type).fields.size());
     FillProcess(schema, ev, rng, p, user, bad && Chance(rng, 0.3));
     if (type == proc) {
