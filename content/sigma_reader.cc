@@ -14,8 +14,47 @@
 namespace vigil::content {
 namespace {
 
-int LineOf(const YAML::Mark& mark) { return mark.is_null() ? 0 : mark.line + 1; }
-int LineOf(const YAML::Node& node) { return LineOf(node.Mark()); }
+// yaml-cpp marks are 0-based within the text it was given; see SplitDocuments.
+int LineOf(const YAML::Mark& mark, int first_line) { return mark.is_null() ? 0 : first_line + mark.line; }
+
+struct DocumentText {
+  std::string_view text;
+  int first_line;  // 1-based line of text[0] in the file
+};
+
+// Splits a file at its document markers: a line starting with "---" or "..."
+// followed by a blank or the line's end (YAML 1.2, 9.1; such a line is a
+// marker even inside a block or quoted scalar). Each piece goes to
+// YAML::Load on its own because yaml-cpp 0.7's LoadAll never returns on some
+// inputs (e.g. a lone ","; the parser stops making progress and LoadAll
+// appends empty documents forever). The "---" line starts its piece, since
+// it may carry content ("--- {a: 1}"); the "..." line ends its piece.
+std::vector<DocumentText> SplitDocuments(std::string_view text) {
+  auto is_marker = [&](size_t pos, std::string_view marker) {
+    if (text.compare(pos, 3, marker) != 0) return false;
+    return pos + 3 == text.size() || text[pos + 3] == ' ' || text[pos + 3] == '\t' || text[pos + 3] == '\r' ||
+           text[pos + 3] == '\n';
+  };
+  std::vector<DocumentText> out;
+  size_t start = 0;
+  int start_line = 1, line = 1;
+  for (size_t pos = 0; pos < text.size(); ++line) {
+    size_t eol = text.find('\n', pos);
+    size_t next = eol == std::string_view::npos ? text.size() : eol + 1;
+    if (is_marker(pos, "---") && pos > start) {
+      out.push_back({text.substr(start, pos - start), start_line});
+      start = pos;
+      start_line = line;
+    } else if (is_marker(pos, "...")) {
+      out.push_back({text.substr(start, next - start), start_line});
+      start = next;
+      start_line = line + 1;
+    }
+    pos = next;
+  }
+  if (start < text.size()) out.push_back({text.substr(start), start_line});
+  return out;
+}
 
 // The deepest '[' / '{' nesting of `text`, skipping comments and quoted
 // scalars. yaml-cpp parses flow collections recursively; refusing deep flow
@@ -94,7 +133,9 @@ std::string Describe(const YAML::Node& node) {
 // Reads one document into a SigmaRule; every problem is an error in `diags`.
 class DocumentReader {
  public:
-  DocumentReader(std::string_view filename, Diagnostics& diags) : file_(filename), diags_(diags) {}
+  // `first_line` is the file line where the document's text starts.
+  DocumentReader(std::string_view filename, int first_line, Diagnostics& diags)
+      : file_(filename), first_line_(first_line), diags_(diags) {}
 
   // Whether `doc` looks like a Sigma rule at all (else kNotARule).
   static bool LooksLikeRule(const YAML::Node& doc) {
@@ -106,7 +147,7 @@ class DocumentReader {
 
   void Read(const YAML::Node& doc, SigmaRule& rule) {
     rule.file = file_;
-    rule.line = LineOf(doc);
+    rule.line = Line(doc);
     where_ = {file_, rule.line, ""};
     if (!CheckTopLevelKeys(doc)) return;
     ReadText(doc, "id", rule.id, true);
@@ -116,7 +157,7 @@ class DocumentReader {
     if (const YAML::Node level = doc["level"]) {
       rule.level.emplace();
       ReadScalar(level, "level", rule.level->text);
-      rule.level->line = LineOf(level);
+      rule.level->line = Line(level);
     }
     ReadTags(doc["tags"], rule.tags);
     ReadLogsource(doc, rule);
@@ -124,8 +165,9 @@ class DocumentReader {
   }
 
  private:
+  int Line(const YAML::Node& node) const { return LineOf(node.Mark(), first_line_); }
   Location At(int line) const { return {where_.file, line, where_.rule_id}; }
-  Location At(const YAML::Node& node) const { return At(LineOf(node)); }
+  Location At(const YAML::Node& node) const { return At(Line(node)); }
 
   // Rejects rule kinds vigil does not run and duplicate top-level keys.
   bool CheckTopLevelKeys(const YAML::Node& doc) {
@@ -207,7 +249,7 @@ class DocumentReader {
       diags_.Error(DiagCode::kMissingKey, where_, "the rule has no 'logsource'");
       return;
     }
-    rule.logsource_line = LineOf(ls);
+    rule.logsource_line = Line(ls);
     if (!ls.IsMap()) {
       diags_.Error(DiagCode::kBadValue, At(ls), fmt::format("'logsource' must be a map, not {}", Describe(ls)));
       return;
@@ -216,7 +258,7 @@ class DocumentReader {
       const YAML::Node node = ls[key];
       if (!node || node.IsNull()) return;
       out.emplace();
-      out->line = LineOf(node);
+      out->line = Line(node);
       ReadScalar(node, fmt::format("logsource.{}", key), out->text);
     };
     read("product", rule.product);
@@ -230,7 +272,7 @@ class DocumentReader {
       diags_.Error(DiagCode::kMissingKey, where_, "the rule has no 'detection'");
       return;
     }
-    rule.detection_line = LineOf(det);
+    rule.detection_line = Line(det);
     if (!det.IsMap()) {
       diags_.Error(DiagCode::kBadValue, At(det), fmt::format("'detection' must be a map, not {}", Describe(det)));
       return;
@@ -249,13 +291,13 @@ class DocumentReader {
       }
       if (name == "condition") {
         has_condition = true;
-        ReadConditions(kv.second, LineOf(kv.first), rule.conditions);
+        ReadConditions(kv.second, Line(kv.first), rule.conditions);
       } else if (name == "timeframe") {
         rule.timeframe.emplace();
-        rule.timeframe->line = LineOf(kv.first);
+        rule.timeframe->line = Line(kv.first);
         ReadScalar(kv.second, "timeframe", rule.timeframe->text);
       } else {
-        ReadSelection(name, kv.second, LineOf(kv.first), rule.selections);
+        ReadSelection(name, kv.second, Line(kv.first), rule.selections);
       }
     }
     if (!has_condition) diags_.Error(DiagCode::kMissingKey, At(det), "'detection' has no 'condition'");
@@ -263,14 +305,14 @@ class DocumentReader {
 
   void ReadConditions(const YAML::Node& node, int key_line, std::vector<SigmaText>& out) {
     if (node.IsScalar()) {
-      out.push_back({node.Scalar(), LineOf(node)});
+      out.push_back({node.Scalar(), Line(node)});
     } else if (node.IsSequence() && node.size() > 0) {
       for (const auto& c : node) {
         if (!c.IsScalar()) {
           diags_.Error(DiagCode::kBadValue, At(c), fmt::format("a condition must be text, not {}", Describe(c)));
           continue;
         }
-        out.push_back({c.Scalar(), LineOf(c)});
+        out.push_back({c.Scalar(), Line(c)});
       }
     } else {
       diags_.Error(DiagCode::kMissingKey, At(key_line),
@@ -280,7 +322,7 @@ class DocumentReader {
 
   // A value position accepts a scalar or null; anything else is refused.
   bool ReadValue(const YAML::Node& node, std::string_view context, SigmaScalar& out) {
-    out.line = LineOf(node);
+    out.line = Line(node);
     if (node.IsNull()) {
       out.is_null = true;
       return true;
@@ -332,7 +374,7 @@ class DocumentReader {
 
   SigmaMap ReadMap(const YAML::Node& node, const std::string& context) {
     SigmaMap map;
-    map.line = LineOf(node);
+    map.line = Line(node);
     std::set<std::string> keys;
     for (const auto& kv : node) {
       if (!kv.first.IsScalar()) {
@@ -341,7 +383,7 @@ class DocumentReader {
       }
       SigmaFieldSpec spec;
       spec.key = kv.first.Scalar();
-      spec.line = LineOf(kv.first);
+      spec.line = Line(kv.first);
       if (!keys.insert(spec.key).second) {
         diags_.Error(DiagCode::kBadValue, At(kv.first),
                      fmt::format("{}: '{}' appears twice in one map", context, spec.key));
@@ -366,40 +408,39 @@ class DocumentReader {
   }
 
   std::string file_;
+  int first_line_;
   Diagnostics& diags_;
   Location where_;
 };
 
-void ReadDocuments(const std::vector<YAML::Node>& docs, std::string_view filename, Diagnostics& diags,
-                   ReadResult& result) {
-  for (const YAML::Node& doc : docs) {
-    if (!doc || doc.IsNull()) continue;  // an empty document, e.g. a trailing '---'
-    const Location where{std::string(filename), LineOf(doc), ""};
-    size_t budget = kMaxYamlNodesPerDocument;
-    if (!WithinBounds(doc, 0, budget)) {
-      ++result.rules_seen;
-      ++result.rules_refused;
-      diags.Error(DiagCode::kYamlTooComplex, where,
-                  fmt::format("the document has more than {} nodes (aliases counted each time they are used) "
-                              "or nests deeper than {}",
-                              kMaxYamlNodesPerDocument, kMaxYamlDepth));
-      continue;
-    }
-    if (!doc.IsMap() || !DocumentReader::LooksLikeRule(doc)) {
-      diags.Error(DiagCode::kNotARule, where,
-                  doc.IsMap() ? "the document has none of 'title', 'id', 'logsource', 'detection'"
-                              : fmt::format("the document is {}, not a map", Describe(doc)));
-      continue;
-    }
+void ReadDocument(const YAML::Node& doc, std::string_view filename, int first_line, Diagnostics& diags,
+                  ReadResult& result) {
+  if (!doc || doc.IsNull()) return;  // an empty document, e.g. a trailing '---'
+  const Location where{std::string(filename), LineOf(doc.Mark(), first_line), ""};
+  size_t budget = kMaxYamlNodesPerDocument;
+  if (!WithinBounds(doc, 0, budget)) {
     ++result.rules_seen;
-    const size_t errors_before = diags.error_count();
-    SigmaRule rule;
-    DocumentReader(filename, diags).Read(doc, rule);
-    if (diags.error_count() != errors_before) {
-      ++result.rules_refused;
-    } else {
-      result.rules.push_back(std::move(rule));
-    }
+    ++result.rules_refused;
+    diags.Error(DiagCode::kYamlTooComplex, where,
+                fmt::format("the document has more than {} nodes (aliases counted each time they are used) "
+                            "or nests deeper than {}",
+                            kMaxYamlNodesPerDocument, kMaxYamlDepth));
+    return;
+  }
+  if (!doc.IsMap() || !DocumentReader::LooksLikeRule(doc)) {
+    diags.Error(DiagCode::kNotARule, where,
+                doc.IsMap() ? "the document has none of 'title', 'id', 'logsource', 'detection'"
+                            : fmt::format("the document is {}, not a map", Describe(doc)));
+    return;
+  }
+  ++result.rules_seen;
+  const size_t errors_before = diags.error_count();
+  SigmaRule rule;
+  DocumentReader(filename, first_line, diags).Read(doc, rule);
+  if (diags.error_count() != errors_before) {
+    ++result.rules_refused;
+  } else {
+    result.rules.push_back(std::move(rule));
   }
 }
 
@@ -419,16 +460,18 @@ ReadResult ReadSigma(std::string_view text, std::string_view filename, Diagnosti
                 fmt::format("'[' / '{{' nested deeper than {}", kMaxYamlFlowNesting));
     return result;
   }
-  // yaml-cpp reports everything by exception; none may leave this function.
-  try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    ReadDocuments(docs, filename, diags, result);
-  } catch (const YAML::DeepRecursion& e) {
-    diags.Error(DiagCode::kYamlTooComplex, {std::string(filename), LineOf(e.mark), ""}, e.msg);
-  } catch (const YAML::Exception& e) {
-    diags.Error(DiagCode::kYamlSyntax, {std::string(filename), LineOf(e.mark), ""}, e.msg);
-  } catch (const std::exception& e) {
-    diags.Error(DiagCode::kYamlSyntax, file_where, fmt::format("yaml-cpp: {}", e.what()));
+  for (const DocumentText& piece : SplitDocuments(text)) {
+    const Location where{std::string(filename), piece.first_line, ""};
+    // yaml-cpp reports everything by exception; none may leave this function.
+    try {
+      ReadDocument(YAML::Load(std::string(piece.text)), filename, piece.first_line, diags, result);
+    } catch (const YAML::DeepRecursion& e) {
+      diags.Error(DiagCode::kYamlTooComplex, {where.file, LineOf(e.mark, piece.first_line), ""}, e.msg);
+    } catch (const YAML::Exception& e) {
+      diags.Error(DiagCode::kYamlSyntax, {where.file, LineOf(e.mark, piece.first_line), ""}, e.msg);
+    } catch (const std::exception& e) {
+      diags.Error(DiagCode::kYamlSyntax, where, fmt::format("yaml-cpp: {}", e.what()));
+    }
   }
   return result;
 }

@@ -223,6 +223,23 @@ TEST(SigmaReaderErrors, DeepNestingIsRefused) {
   EXPECT_EQ(r.rules.size(), 1u) << diags.ToText();
 }
 
+// yaml-cpp 0.7's LoadAll loops forever on these (found by sigma_reader_fuzzer).
+TEST(SigmaReaderErrors, InputsThatHangLoadAllTerminate) {
+  for (std::string_view text : {",", ",a", ",o9\x16t ", "---\n,\n---\n,\n"}) {
+    Diagnostics diags;
+    ReadResult r = ReadSigma(text, "hang.yml", diags);
+    EXPECT_TRUE(r.rules.empty());
+  }
+}
+
+TEST(SigmaReaderErrors, SyntaxErrorLineInLaterDocument) {
+  Diagnostics diags;
+  ReadResult r = ReadSigma(std::string(kRule) + "---\ntitle: x\n  bad: [\n", "two.yml", diags);
+  EXPECT_EQ(r.rules.size(), 1u);
+  ASSERT_TRUE(diags.HasCode(DiagCode::kYamlSyntax)) << diags.ToText();
+  EXPECT_GE(diags.list().at(0).where.line, 26) << diags.ToText();
+}
+
 TEST(SigmaReaderErrors, LaterDocumentsStillRead) {
   std::string text = "title: broken\n---\n" + std::string(kRule);
   Diagnostics diags;
