@@ -14,6 +14,7 @@ PACKAGES=(
   libsodium-dev                                    # BLAKE2b checksums/schema hash (ed25519 later)
   libfmt-dev libcli11-dev libexpected-dev          # formatting, command line, Result<T>
   libgtest-dev libbenchmark-dev                    # tests and benchmarks
+  libbpf-dev bpftool libelf-dev zlib1g-dev         # eBPF source: libbpf, vmlinux.h and skeleton generation
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -1,0 +1,390 @@
+#include "sources/ebpf/ebpf_source.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/capability.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+
+#include "sources/ebpf/vigil_bpf_records.h"
+#include "vigil.skel.h"
+
+namespace vigil::sources {
+namespace {
+
+// The layouts docs/ebpf-source.md documents; a change there must be deliberate.
+static_assert(sizeof(vigil_rec_hdr) == 32);
+static_assert(offsetof(vigil_exec_rec, data) == 40);
+static_assert(sizeof(vigil_fork_rec) == 32);
+static_assert(sizeof(vigil_exit_rec) == 40);
+static_assert(sizeof(vigil_connect_rec) == 80);
+
+constexpr size_t kLogTailBytes = 4096;  // what of libbpf's log a Status carries
+constexpr int kAfInet = 2;
+constexpr int kAfInet6 = 10;
+
+// libbpf's print callback is process-global; Start points this thread's
+// capture buffer at its Status-to-be, so concurrent Starts on other threads
+// neither see nor clobber each other's messages.
+thread_local std::string* t_libbpf_log = nullptr;
+libbpf_print_fn_t g_previous_print = nullptr;
+
+int CaptureLibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
+  if (t_libbpf_log == nullptr) {
+    return g_previous_print != nullptr ? g_previous_print(level, format, args) : 0;
+  }
+  if (level == LIBBPF_DEBUG) return 0;
+  // One message can be a whole verifier log (megabytes); format it in full
+  // because its verdict is at the end, then keep only the tail.
+  va_list copy;
+  va_copy(copy, args);
+  int n = vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  if (n <= 0) return 0;
+  std::string message(static_cast<size_t>(n) + 1, '\0');
+  vsnprintf(message.data(), message.size(), format, args);
+  message.pop_back();
+  t_libbpf_log->append(message);
+  if (t_libbpf_log->size() > kLogTailBytes) t_libbpf_log->erase(0, t_libbpf_log->size() - kLogTailBytes);
+  return 0;
+}
+
+// Routes libbpf's messages into `log` for the lifetime of the guard.
+class LibbpfLogCapture {
+ public:
+  explicit LibbpfLogCapture(std::string* log) {
+    static std::once_flag once;
+    std::call_once(once, [] { g_previous_print = libbpf_set_print(CaptureLibbpfPrint); });
+    t_libbpf_log = log;
+  }
+  ~LibbpfLogCapture() { t_libbpf_log = nullptr; }
+  LibbpfLogCapture(const LibbpfLogCapture&) = delete;
+  LibbpfLogCapture& operator=(const LibbpfLogCapture&) = delete;
+};
+
+std::string LogTail(std::string log) {
+  while (!log.empty() && (log.back() == '\n' || log.back() == ' ')) log.pop_back();
+  return log.empty() ? "no libbpf message" : log;
+}
+
+bool HasEffectiveCapability(const __user_cap_data_struct (&caps)[2], int cap) {
+  return (caps[cap / 32].effective & (1u << (cap % 32))) != 0;
+}
+
+Status CheckPrivileges() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct caps[2]{};
+  if (syscall(SYS_capget, &header, caps) != 0) {
+    return Status(Code::kIo, fmt::format("ebpf: capget: {}", strerror(errno)));
+  }
+  // Kernels before 5.8 had no CAP_BPF/CAP_PERFMON; CAP_SYS_ADMIN covers both.
+  bool bpf_caps = HasEffectiveCapability(caps, CAP_BPF) && HasEffectiveCapability(caps, CAP_PERFMON);
+  if (!bpf_caps && !HasEffectiveCapability(caps, CAP_SYS_ADMIN)) {
+    return Status(Code::kInvalidArgument, "eBPF needs root or CAP_BPF+CAP_PERFMON");
+  }
+  return Status::Ok();
+}
+
+// libbpf attaches perf tracepoints by reading their ids from tracefs. Minimal
+// systems (containers, VMs without systemd's sys-kernel-tracing.mount) do
+// not mount it; it is a kernel pseudo file system, so mounting it is safe.
+Status EnsureTracefs() {
+  struct stat st;
+  if (stat("/sys/kernel/tracing/events", &st) == 0 || stat("/sys/kernel/debug/tracing/events", &st) == 0) {
+    return Status::Ok();
+  }
+  if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0) {
+    return Status(Code::kUnsupported,
+                  fmt::format("ebpf: tracefs is not mounted and mounting it at /sys/kernel/tracing failed: {}",
+                              strerror(errno)));
+  }
+  return Status::Ok();
+}
+
+// CLOCK_REALTIME - CLOCK_MONOTONIC, read as a monotonic sandwich so the error
+// is at most half the time between the two monotonic reads.
+int64_t RealtimeOffsetNs() {
+  auto ns = [](clockid_t clock) {
+    timespec ts{};
+    clock_gettime(clock, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  };
+  int64_t before = ns(CLOCK_MONOTONIC);
+  int64_t real = ns(CLOCK_REALTIME);
+  int64_t after = ns(CLOCK_MONOTONIC);
+  return real - (before + (after - before) / 2);
+}
+
+// The wait status's view of task->exit_code: the exit code, or -signal.
+int64_t DecodeExitCode(uint32_t status) {
+  if ((status & 0x7f) != 0) return -static_cast<int64_t>(status & 0x7f);
+  return (status >> 8) & 0xff;
+}
+
+}  // namespace
+
+struct EbpfSource::State {
+  vigil_bpf* skel = nullptr;
+  ring_buffer* ring = nullptr;
+  int64_t realtime_offset_ns = 0;
+  std::vector<uint64_t> lost_per_cpu;  // sized for libbpf_num_possible_cpus()
+  // Set for the duration of one Poll.
+  const RawEventHandler* handler = nullptr;
+  size_t delivered = 0;
+  // Decode buffers, reserved once so decoding does not allocate per event.
+  std::string image;
+  std::string command_line;
+  std::string cwd;
+
+  ~State() {
+    ring_buffer__free(ring);
+    vigil_bpf__destroy(skel);  // detaches every link, closes programs and maps
+  }
+};
+
+EbpfSource::EbpfSource(EbpfOptions options) : options_(std::move(options)) {}
+
+EbpfSource::~EbpfSource() { Stop(); }
+
+Status EbpfSource::Start() {
+  if (state_ != nullptr) return Status(Code::kInvalidArgument, "ebpf: already started");
+  if (Status s = CheckPrivileges(); !s.ok()) return s;
+  if (access(options_.btf_path.c_str(), R_OK) != 0) {
+    return Status(Code::kUnsupported, fmt::format("kernel BTF missing at {}", options_.btf_path));
+  }
+  if (Status s = EnsureTracefs(); !s.ok()) return s;
+
+  auto state = std::make_unique<State>();
+  std::string log;
+  LibbpfLogCapture capture(&log);
+  state->skel = vigil_bpf__open();
+  if (state->skel == nullptr) {
+    return Status(Code::kIo, fmt::format("ebpf: opening the BPF object failed: {}: {}", strerror(errno),
+                                         LogTail(std::move(log))));
+  }
+  state->skel->rodata->self_tgid = options_.exclude_self ? static_cast<uint32_t>(getpid()) : 0;
+  if (int err = bpf_map__set_max_entries(state->skel->maps.events, options_.ring_bytes); err != 0) {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("ebpf: ring_bytes {}: {}", options_.ring_bytes, strerror(-err)));
+  }
+  if (int err = vigil_bpf__load(state->skel); err != 0) {
+    return Status(Code::kIo, fmt::format("ebpf: loading the BPF programs failed: {}: {}", strerror(-err),
+                                         LogTail(std::move(log))));
+  }
+  if (int err = vigil_bpf__attach(state->skel); err != 0) {
+    return Status(Code::kIo, fmt::format("ebpf: attaching to tracepoints failed: {}: {}", strerror(-err),
+                                         LogTail(std::move(log))));
+  }
+  state->ring = ring_buffer__new(bpf_map__fd(state->skel->maps.events), &EbpfSource::OnRecord, this, nullptr);
+  if (state->ring == nullptr) {
+    return Status(Code::kIo, fmt::format("ebpf: ring buffer setup failed: {}: {}", strerror(errno),
+                                         LogTail(std::move(log))));
+  }
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return Status(Code::kIo, fmt::format("ebpf: counting possible CPUs: {}", strerror(-cpus)));
+  state->lost_per_cpu.assign(static_cast<size_t>(cpus), 0);
+  state->image.reserve(VIGIL_IMAGE_MAX + VIGIL_CWD_DEPTH * VIGIL_NAME_MAX);
+  state->command_line.reserve(VIGIL_ARGV_MAX);
+  state->cwd.reserve(VIGIL_CWD_DEPTH * VIGIL_NAME_MAX + 4);
+  state->realtime_offset_ns = RealtimeOffsetNs();
+  received_ = 0;
+  lost_ = 0;
+  errors_ = 0;
+  state_ = std::move(state);
+  return Status::Ok();
+}
+
+void EbpfSource::Stop() {
+  if (state_ == nullptr) return;
+  RefreshLost();  // the final count, before the maps go away
+  state_.reset();
+}
+
+Result<size_t> EbpfSource::Poll(int timeout_ms, const RawEventHandler& handler) {
+  if (state_ == nullptr) return Error(Code::kInvalidArgument, "ebpf: Poll before Start");
+  state_->handler = &handler;
+  state_->delivered = 0;
+  int n = ring_buffer__poll(state_->ring, timeout_ms);
+  state_->handler = nullptr;
+  RefreshLost();
+  if (n < 0 && n != -EINTR) return Error(Code::kIo, "ebpf: polling the ring buffer: {}", strerror(-n));
+  return state_->delivered;
+}
+
+SourceCounters EbpfSource::counters() const {
+  return SourceCounters{received_.load(), lost_.load(), errors_.load()};
+}
+
+std::vector<uint32_t> EbpfSource::program_ids() const {
+  std::vector<uint32_t> ids;
+  if (state_ == nullptr) return ids;
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, state_->skel->obj) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0) ids.push_back(info.id);
+  }
+  return ids;
+}
+
+void EbpfSource::RefreshLost() {
+  uint64_t total = 0;
+  uint32_t key = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(state_->skel->maps.lost), &key, state_->lost_per_cpu.data()) == 0) {
+    for (uint64_t n : state_->lost_per_cpu) total += n;
+  }
+  // A program the kernel did not run because another BPF program was active
+  // on the CPU produced no record and no `lost` increment; count it here.
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, state_->skel->obj) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0) total += info.recursion_misses;
+  }
+  lost_ = total;
+}
+
+int EbpfSource::OnRecord(void* ctx, void* data, size_t size) {
+  static_cast<EbpfSource*>(ctx)->Decode(data, size);
+  return 0;  // a bad record must not stop the rest of the batch
+}
+
+void EbpfSource::Decode(const void* data, size_t size) {
+  State& st = *state_;
+  const auto* bytes = static_cast<const char*>(data);
+  vigil_rec_hdr hdr;
+  if (size < sizeof(hdr)) {
+    ++errors_;
+    return;
+  }
+  std::memcpy(&hdr, bytes, sizeof(hdr));
+
+  RawEvent event;
+  event.time_ns = hdr.ktime_ns + static_cast<uint64_t>(st.realtime_offset_ns);
+  event.pid = static_cast<int32_t>(hdr.pid);
+  event.ppid = static_cast<int32_t>(hdr.ppid);
+  event.uid = hdr.uid;
+  event.gid = hdr.gid;
+  event.loginuid = hdr.loginuid;
+
+  switch (hdr.kind) {
+    case VIGIL_REC_EXEC: {
+      constexpr size_t kFixed = offsetof(vigil_exec_rec, data);
+      vigil_exec_rec rec;
+      if (size < kFixed) break;
+      std::memcpy(&rec, bytes, kFixed);
+      size_t payload = size - kFixed;
+      if (rec.image_len >= VIGIL_IMAGE_MAX || rec.argv_len > VIGIL_ARGV_MAX ||
+          rec.cwd_count > VIGIL_CWD_DEPTH ||
+          size_t{rec.image_len} + rec.argv_len + rec.cwd_len > payload) {
+        break;
+      }
+      const char* p = bytes + kFixed;
+      std::string_view image(p, rec.image_len);
+      std::string_view argv(p + rec.image_len, rec.argv_len);
+      std::string_view components(p + rec.image_len + rec.argv_len, rec.cwd_len);
+
+      // argv is NUL-separated with a final NUL unless truncated.
+      if (!argv.empty() && argv.back() == '\0') argv.remove_suffix(1);
+      st.command_line.assign(argv);
+      for (char& c : st.command_line) {
+        if (c == '\0') c = ' ';
+      }
+
+      // Components arrive leaf first; a path deeper than the walk's bound is
+      // shown as ".../<deepest components>" so it is never mistaken for an
+      // absolute path.
+      bool cwd_truncated = (rec.flags & VIGIL_EXEC_CWD_TRUNCATED) != 0;
+      std::string_view names[VIGIL_CWD_DEPTH];
+      size_t count = 0;
+      while (!components.empty() && count < rec.cwd_count) {
+        size_t end = components.find('\0');
+        if (end == std::string_view::npos) break;
+        names[count++] = components.substr(0, end);
+        components.remove_prefix(end + 1);
+      }
+      if (count != rec.cwd_count) break;
+      st.cwd.assign(cwd_truncated ? "..." : "");
+      for (size_t i = count; i > 0; --i) {
+        st.cwd += '/';
+        st.cwd += names[i - 1];
+      }
+      if (st.cwd.empty()) st.cwd = "/";
+
+      // execve("./x") reports "./x"; resolve it against the cwd it was
+      // resolved against by the kernel, which is the one just captured.
+      if (!image.empty() && image.front() != '/' && !cwd_truncated) {
+        while (image.starts_with("./")) image.remove_prefix(2);
+        st.image.assign(st.cwd);
+        if (st.image.back() != '/') st.image += '/';
+        st.image += image;
+      } else {
+        st.image.assign(image);
+      }
+
+      event.kind = RawKind::kExec;
+      event.image = st.image;
+      event.command_line = st.command_line;
+      // Unreadable argv pages leave an empty command line: incomplete, too.
+      event.command_line_truncated = (rec.flags & (VIGIL_EXEC_ARGV_TRUNCATED | VIGIL_EXEC_ARGV_UNREADABLE)) != 0;
+      event.cwd = st.cwd;
+      (*st.handler)(event);
+      ++received_;
+      ++st.delivered;
+      return;
+    }
+    case VIGIL_REC_FORK: {
+      if (size < sizeof(vigil_fork_rec)) break;
+      event.kind = RawKind::kFork;
+      (*st.handler)(event);
+      ++received_;
+      ++st.delivered;
+      return;
+    }
+    case VIGIL_REC_EXIT: {
+      vigil_exit_rec rec;
+      if (size < sizeof(rec)) break;
+      std::memcpy(&rec, bytes, sizeof(rec));
+      event.kind = RawKind::kExit;
+      event.exit_code = DecodeExitCode(rec.exit_code);
+      (*st.handler)(event);
+      ++received_;
+      ++st.delivered;
+      return;
+    }
+    case VIGIL_REC_CONNECT: {
+      vigil_connect_rec rec;
+      if (size < sizeof(rec)) break;
+      std::memcpy(&rec, bytes, sizeof(rec));
+      if (rec.family != kAfInet && rec.family != kAfInet6) break;
+      size_t addr_len = rec.family == kAfInet ? 4 : 16;
+      event.kind = RawKind::kConnect;
+      event.family = static_cast<uint8_t>(rec.family);
+      event.protocol = static_cast<uint8_t>(rec.protocol);
+      std::memcpy(event.dst_addr.data(), rec.dst_addr, addr_len);
+      std::memcpy(event.src_addr.data(), rec.src_addr, addr_len);
+      event.dst_port = rec.dst_port;
+      event.src_port = rec.src_port;
+      event.result = rec.result;
+      (*st.handler)(event);
+      ++received_;
+      ++st.delivered;
+      return;
+    }
+    default:
+      break;
+  }
+  ++errors_;
+}
+
+}  // namespace vigil::sources
