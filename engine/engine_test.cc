@@ -129,9 +129,33 @@ TEST(EngineAtoms, MatchesAcrossFieldBoundariesDoNotCount) {
   EXPECT_FALSE(Holds(MakeAtom(AtomOp::kStartsWith, "CommandLine", "ash"), ev()));
   EXPECT_TRUE(Holds(MakeAtom(AtomOp::kEndsWith, "Image", "/ba"), ev()));
   EXPECT_TRUE(Holds(MakeAtom(AtomOp::kStartsWith, "CommandLine", "sh"), ev()));
+  // Hyperscan searches only a literal's last bytes: here they lie wholly in
+  // CommandLine while the literal would start in Image.
+  EXPECT_FALSE(Holds(MakeAtom(AtomOp::kContains, "", "abcdefghijkl"),
+                     Event({{"Image", "xxabcdef"}, {"CommandLine", "ghijkl yy"}})));
+  EXPECT_FALSE(Holds(MakeAtom(AtomOp::kStartsWith, "CommandLine", "abcdefghijkl"),
+                     Event({{"Image", "abcdef"}, {"CommandLine", "ghijkl"}})));
+  EXPECT_TRUE(Holds(MakeAtom(AtomOp::kContains, "", "abcdefghijkl"),
+                    Event({{"Image", "xxabcdef"}, {"CommandLine", "abcdefghijkl"}})));
   // An empty field between two others changes nothing.
   EXPECT_FALSE(Holds(MakeAtom(AtomOp::kContains, "", "ab"),
                      Event({{"Image", "xa"}, {"CommandLine", ""}, {"CurrentDirectory", "by"}})));
+}
+
+TEST(EngineAtoms, LiteralsSharingTheirLastBytes) {
+  // Same searched suffix ("ython3"), different literals, anchors and case.
+  std::vector<Atom> atoms = {MakeAtom(AtomOp::kEndsWith, "Image", "/usr/bin/python3"),
+                             MakeAtom(AtomOp::kEndsWith, "Image", "/opt/python3"),
+                             MakeAtom(AtomOp::kEquals, "Image", "python3"),
+                             MakeAtom(AtomOp::kContains, "Image", "PYTHON3", content::kCased),
+                             MakeAtom(AtomOp::kContains, "Image", "bin/python3")};
+  std::vector<content::Rule> rules;
+  for (uint32_t i = 0; i < atoms.size(); ++i) rules.push_back(MakeRule({atoms[i]}, {{OpCode::kAtom, 0, 0}}));
+  content::Ruleset rs = MakeRuleset(rules);
+  EXPECT_EQ(RunBoth(rs, Event({{"Image", "/USR/bin/Python3"}})), (std::vector<uint32_t>{0, 4}));
+  EXPECT_EQ(RunBoth(rs, Event({{"Image", "/opt/PYTHON3"}})), (std::vector<uint32_t>{1, 3}));
+  EXPECT_EQ(RunBoth(rs, Event({{"Image", "python3"}})), (std::vector<uint32_t>{2}));
+  EXPECT_EQ(RunBoth(rs, Event({{"Image", "/usr/bin/python3 /opt/python3"}})), (std::vector<uint32_t>{1, 4}));
 }
 
 TEST(EngineAtoms, LiteralInTheWrongFieldDoesNotCount) {

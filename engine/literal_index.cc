@@ -15,6 +15,7 @@ namespace vigil::engine {
 struct LiteralIndex::ScanContext {
   const LiteralIndex* index;
   HitSink* sink;
+  const char* data;  // what Hyperscan is scanning
   // Per scanned slot in buffer order: its byte range and its index in slots_.
   uint32_t start[kMaxFieldsPerType];
   uint32_t end[kMaxFieldsPerType];
@@ -44,22 +45,29 @@ Result<LiteralIndex> LiteralIndex::Builder::Build() && {
     }
   }
 
-  // One pattern per distinct (bytes as matched, casedness).
+  // One pattern per distinct (fragment as matched, casedness); one copy of
+  // each distinct literal in bytes_.
   std::map<std::pair<std::string, bool>, uint32_t> pattern_of;
+  std::map<std::pair<std::string, bool>, uint32_t> offset_of;
   std::vector<std::string> pattern_bytes;
   std::vector<bool> pattern_cased;
   std::vector<std::vector<Entry>> fanout;
   for (const Literal& l : literals_) {
     if (l.value.empty()) return Error(Code::kInternal, "literal index: empty literal for atom {}", l.atom);
-    std::string key = l.cased ? l.value : FoldAscii(l.value);
-    auto [it, inserted] = pattern_of.try_emplace({key, l.cased}, pattern_bytes.size());
+    if (l.value.size() > UINT32_MAX / 2) return Error(Code::kInternal, "literal index: literal too long");
+    const std::string text = l.cased ? l.value : FoldAscii(l.value);
+    const std::string fragment = text.substr(text.size() - std::min(text.size(), kMaxFragmentBytes));
+    auto [it, inserted] = pattern_of.try_emplace({fragment, l.cased}, pattern_bytes.size());
     if (inserted) {
-      pattern_bytes.push_back(key);
+      pattern_bytes.push_back(fragment);
       pattern_cased.push_back(l.cased);
       fanout.emplace_back();
     }
-    uint16_t slot = l.field == content::kAnyField ? kAnySlot : static_cast<uint16_t>(slot_of.at(l.field));
-    Entry e{l.atom, slot, l.anchor};
+    auto [at, fresh] = offset_of.try_emplace({text, l.cased}, index.bytes_.size());
+    if (fresh) index.bytes_ += text;
+    const uint16_t slot =
+        l.field == content::kAnyField ? kAnySlot : static_cast<uint16_t>(slot_of.at(l.field));
+    Entry e{l.atom, slot, l.anchor, l.cased, at->second, static_cast<uint32_t>(text.size())};
     auto& list = fanout[it->second];
     bool dup = std::any_of(list.begin(), list.end(), [&](const Entry& x) {
       return x.atom == e.atom && x.slot == e.slot && x.anchor == e.anchor;
@@ -76,7 +84,9 @@ Result<LiteralIndex> LiteralIndex::Builder::Build() && {
     lens.push_back(pattern_bytes[i].size());
     flags.push_back(pattern_cased[i] ? 0 : HS_FLAG_CASELESS);
     ids.push_back(static_cast<unsigned>(i));
-    index.pattern_len_.push_back(static_cast<uint32_t>(pattern_bytes[i].size()));
+    // Entries of one literal sit together so its bytes are compared once.
+    std::stable_sort(fanout[i].begin(), fanout[i].end(),
+                     [](const Entry& a, const Entry& b) { return a.offset < b.offset; });
     index.entry_begin_.push_back(static_cast<uint32_t>(index.entries_.size()));
     index.entries_.insert(index.entries_.end(), fanout[i].begin(), fanout[i].end());
   }
@@ -108,26 +118,35 @@ int LiteralIndex::OnMatch(unsigned int id, unsigned long long /*from*/, unsigned
   auto& ctx = *static_cast<ScanContext*>(context);
   const LiteralIndex& index = *ctx.index;
   const uint32_t end = static_cast<uint32_t>(to);
-  const uint32_t from = end - index.pattern_len_[id];
   // The slot holding the match's last byte: ends are ascending, and an empty
   // slot (start == end) can never be the first with end >= to.
   uint32_t k = 0;
   while (ctx.end[k] < end) ++k;
-  if (from < ctx.start[k]) return 0;  // crosses a field boundary
+  const uint32_t field_start = ctx.start[k], field_end = ctx.end[k];
   const uint16_t slot = ctx.slot[k];
-  const bool whole_start = from == ctx.start[k];
-  const bool whole_end = end == ctx.end[k];
+  const bool slot_is_string = index.slots_[slot].is_string;
   HitSink& sink = *ctx.sink;
+  uint32_t checked_offset = UINT32_MAX;  // the literal compared last, and the outcome
+  bool checked_equal = false;
   for (uint32_t i = index.entry_begin_[id], n = index.entry_begin_[id + 1]; i < n; ++i) {
     const Entry& e = index.entries_[i];
     if (sink.state[e.atom] == sink.true_mark) continue;
-    if (e.slot != slot && !(e.slot == kAnySlot && index.slots_[slot].is_string)) continue;
+    if (e.slot != slot && !(e.slot == kAnySlot && slot_is_string)) continue;
+    if (e.length > end - field_start) continue;  // would start before the field
+    const uint32_t from = end - e.length;
     switch (e.anchor) {
       case Anchor::kNone: break;
-      case Anchor::kWhole: if (!whole_start || !whole_end) continue; break;
-      case Anchor::kPrefix: if (!whole_start) continue; break;
-      case Anchor::kSuffix: if (!whole_end) continue; break;
+      case Anchor::kWhole: if (from != field_start || end != field_end) continue; break;
+      case Anchor::kPrefix: if (from != field_start) continue; break;
+      case Anchor::kSuffix: if (end != field_end) continue; break;
     }
+    if (e.offset != checked_offset) {
+      const std::string_view text(ctx.data + from, e.length);
+      const std::string_view literal(index.bytes_.data() + e.offset, e.length);
+      checked_equal = e.cased ? text == literal : EqualsFold(text, literal);
+      checked_offset = e.offset;
+    }
+    if (!checked_equal) continue;
     sink.state[e.atom] = sink.true_mark;
     sink.hits[sink.hit_count++] = e.atom;
   }
@@ -140,6 +159,7 @@ void LiteralIndex::Scan(const EventView& event, hs_scratch* scratch, char* buffe
   ScanContext ctx;
   ctx.index = this;
   ctx.sink = &sink;
+  ctx.data = buffer;
   size_t total = 0;
   for (const Slot& s : slots_) total += event.fields[s.field].text.size();
   if (total <= capacity && total <= UINT32_MAX) {
@@ -163,6 +183,7 @@ void LiteralIndex::Scan(const EventView& event, hs_scratch* scratch, char* buffe
     ctx.start[0] = 0;
     ctx.end[0] = static_cast<uint32_t>(v.text.size());
     ctx.slot[0] = i;
+    ctx.data = v.text.data();
     hs_scan(db_.get(), v.text.data(), static_cast<unsigned>(v.text.size()), 0, scratch, &OnMatch,
             &ctx);
   }

@@ -8,15 +8,21 @@
 //   index->Scan(event, hs_scratch, buffer, sink);   // sets sink bits per true atom
 //
 // How it works: the present scanned fields are copied back to back into one
-// buffer and scanned once. A literal can occur in many places and fields, so
-// the database has no SINGLEMATCH: for each reported end offset the callback
-// finds the field that holds it (`from = to - length`), drops matches that
-// cross a field boundary, checks the anchoring (equals / prefix / suffix) and
-// marks the atom true. Identical literals are one pattern that fans out to
-// every (atom, field, anchor) using it. Caseless literals use Hyperscan's
-// HS_FLAG_CASELESS, which folds ASCII letters only (no UTF-8 mode), exactly
-// the fold content/ir.h specifies; kCased literals are separate patterns
-// without it.
+// buffer and scanned once. Hyperscan searches for each literal's last
+// kMaxFragmentBytes bytes (its "fragment"): Hyperscan's literal compile time
+// grows faster than linearly with the number and length of distinct
+// patterns (677 full SigmaHQ-style literals: ~60 ms; their 6-byte suffixes:
+// ~20 ms), and shorter patterns also scan a little faster. A fragment can
+// occur in many places and fields, so the database has no SINGLEMATCH: for
+// each reported end offset `to` the callback finds the field that holds the
+// match, and for every literal ending in that fragment checks that the whole
+// literal [to - length, to) lies inside that field, has the anchoring its
+// atom needs (equals / prefix / suffix), and equals the buffer bytes; then it
+// marks the atom true. Matches that cross a field boundary therefore never
+// count. Caseless literals use Hyperscan's HS_FLAG_CASELESS, which folds
+// ASCII letters only (no UTF-8 mode), and are verified with the same ASCII
+// fold, exactly the fold content/ir.h specifies; kCased literals are separate
+// patterns without it, verified byte for byte.
 //
 // Thread-safety: immutable after Build(); Scan() may run on many threads at
 // once, each with its own hs_scratch_t (see AllocScratch()).
@@ -77,8 +83,10 @@ class LiteralIndex {
   // Grows `*scratch` (which may be null) so it can scan this database.
   Status AllocScratch(hs_scratch** scratch) const;
 
-  // Distinct patterns in the database.
-  size_t patterns() const { return pattern_len_.size(); }
+  // Distinct patterns (fragments) in the database.
+  size_t patterns() const { return entry_begin_.empty() ? 0 : entry_begin_.size() - 1; }
+  // Longest fragment Hyperscan searches for; see above.
+  static constexpr size_t kMaxFragmentBytes = 6;
 
   // Marks every atom whose literal matches `event` (whose field count the
   // caller has checked against the schema). `buffer` of `capacity` bytes is
@@ -90,10 +98,14 @@ class LiteralIndex {
 
  private:
   LiteralIndex() = default;
+  // One literal ending in a pattern's fragment, and the atom it decides.
   struct Entry {
     uint32_t atom;
     uint16_t slot;  // index into slots_, or kAnySlot
     Anchor anchor;
+    bool cased;
+    uint32_t offset;  // the literal (folded unless cased) is bytes_[offset, offset + length)
+    uint32_t length;
   };
   static constexpr uint16_t kAnySlot = 0xffff;
   struct Slot {
@@ -109,9 +121,9 @@ class LiteralIndex {
   };
   std::unique_ptr<hs_database, DatabaseDeleter> db_;
   std::vector<Slot> slots_;               // the scanned fields, in field order
-  std::vector<uint32_t> pattern_len_;     // by pattern id
   std::vector<uint32_t> entry_begin_;     // by pattern id, +1 sentinel
   std::vector<Entry> entries_;
+  std::string bytes_;                     // every distinct literal, back to back
 };
 
 }  // namespace vigil::engine
