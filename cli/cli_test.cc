@@ -16,7 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Run {
+struct RunResult {
   int code = -1;
   std::string out;  // stdout
   std::string err;  // stderr
@@ -48,11 +48,11 @@ class CliTest : public ::testing::Test {
     return ss.str();
   }
   // Runs vigil with `args` (shell-quoted by the caller), optional stdin file.
-  Run Vigil(const std::string& args, const std::string& stdin_file = "/dev/null") {
+  RunResult Vigil(const std::string& args, const std::string& stdin_file = "/dev/null") {
     std::string out = (dir_ / "stdout").string(), err = (dir_ / "stderr").string();
     std::string cmd = "timeout 60 " + vigil_ + " " + args + " <" + stdin_file + " >" + out + " 2>" + err;
     int status = std::system(cmd.c_str());
-    Run r;
+    RunResult r;
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     r.out = Slurp(out);
     r.err = Slurp(err);
@@ -98,7 +98,7 @@ TEST_F(CliTest, BuildReportsEveryProblemAndWritesWhatCompiled) {
   Write("rules/sub/bad.yaml", kUnknownFieldRule);
   Write("rules/sub/auditd.yml", kAuditdRule);
   Write("rules/README.md", "not a rule");
-  Run r = Vigil("content build " + (dir_ / "rules").string() + " -o " + (dir_ / "b.vbundle").string());
+  RunResult r = Vigil("content build " + (dir_ / "rules").string() + " -o " + (dir_ / "b.vbundle").string());
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("compiled 1 of 3 rules"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("VG200 unknown-field"), std::string::npos) << r.err;
@@ -107,7 +107,7 @@ TEST_F(CliTest, BuildReportsEveryProblemAndWritesWhatCompiled) {
   EXPECT_NE(r.err.find("VG108 unsupported-logsource"), std::string::npos) << r.err;
   EXPECT_TRUE(fs::exists(dir_ / "b.vbundle"));
 
-  Run v = Vigil("content verify " + (dir_ / "b.vbundle").string());
+  RunResult v = Vigil("content verify " + (dir_ / "b.vbundle").string());
   EXPECT_EQ(v.code, 0) << v.err;
   EXPECT_NE(v.out.find("ok: "), std::string::npos);
   EXPECT_NE(v.out.find("1 rules"), std::string::npos) << v.out;
@@ -116,7 +116,7 @@ TEST_F(CliTest, BuildReportsEveryProblemAndWritesWhatCompiled) {
 TEST_F(CliTest, StrictRefusesToWriteWhenAnyRuleIsRefused) {
   Write("rules/good.yml", kGoodRule);
   Write("rules/bad.yml", kUnknownFieldRule);
-  Run r = Vigil("content build --strict " + (dir_ / "rules").string() + " -o " + (dir_ / "b.vbundle").string());
+  RunResult r = Vigil("content build --strict " + (dir_ / "rules").string() + " -o " + (dir_ / "b.vbundle").string());
   EXPECT_EQ(r.code, 1);
   EXPECT_FALSE(fs::exists(dir_ / "b.vbundle"));
   EXPECT_NE(r.err.find("not written"), std::string::npos) << r.err;
@@ -125,7 +125,7 @@ TEST_F(CliTest, StrictRefusesToWriteWhenAnyRuleIsRefused) {
 TEST_F(CliTest, BuildJsonDiagnosticsAreData) {
   Write("bad.yml", kUnknownFieldRule);
   Write("good.yml", kGoodRule);
-  Run r = Vigil("content build --json " + (dir_ / "bad.yml").string() + " " + (dir_ / "good.yml").string() +
+  RunResult r = Vigil("content build --json " + (dir_ / "bad.yml").string() + " " + (dir_ / "good.yml").string() +
                 " -o " + (dir_ / "b.vbundle").string());
   EXPECT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
@@ -144,12 +144,12 @@ TEST_F(CliTest, BuildJsonDiagnosticsAreData) {
 
 TEST_F(CliTest, NothingCompiledOrBadInvocationIsNonZero) {
   Write("bad.yml", kUnknownFieldRule);
-  Run r = Vigil("content build " + (dir_ / "bad.yml").string() + " -o " + (dir_ / "b.vbundle").string());
+  RunResult r = Vigil("content build " + (dir_ / "bad.yml").string() + " -o " + (dir_ / "b.vbundle").string());
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("no rule compiled"), std::string::npos) << r.err;
   EXPECT_EQ(Vigil("content build -o x").code, 2);
   EXPECT_EQ(Vigil("nosuchcommand").code, 2);
-  Run missing = Vigil("content build " + (dir_ / "missing").string() + " -o " + (dir_ / "b.vbundle").string());
+  RunResult missing = Vigil("content build " + (dir_ / "missing").string() + " -o " + (dir_ / "b.vbundle").string());
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.err.find("no such file"), std::string::npos) << missing.err;
 }
@@ -164,7 +164,7 @@ TEST_F(CliTest, VerifyRefusesGarbageTruncationAndMissingFiles) {
   flipped[flipped.size() / 3] ^= 0x10;
   Write("flipped.vbundle", flipped);
   for (const char* name : {"trunc.vbundle", "garbage.vbundle", "flipped.vbundle", "nonexistent.vbundle"}) {
-    Run v = Vigil("content verify " + (dir_ / name).string());
+    RunResult v = Vigil("content verify " + (dir_ / name).string());
     EXPECT_EQ(v.code, 1) << name;
     EXPECT_NE(v.err.find("refused: "), std::string::npos) << name << ": " << v.err;
   }
@@ -183,7 +183,7 @@ TEST_F(CliTest, ReplayPrintsAlertsAndCountsBadLines) {
                              R"({"event":"no_such_type"})"
                              "\n"
                              R"({"event":"process_creation","Image":"/TMP/Y","ProcessId":9})");
-  Run r = Vigil("replay --stats --bundle " + (dir_ / "b.vbundle").string() + " " + events);
+  RunResult r = Vigil("replay --stats --bundle " + (dir_ / "b.vbundle").string() + " " + events);
   EXPECT_EQ(r.code, 0) << r.err;
   std::istringstream lines(r.out);
   std::string line;
@@ -201,13 +201,13 @@ TEST_F(CliTest, ReplayPrintsAlertsAndCountsBadLines) {
   EXPECT_NE(r.err.find(":5: unknown event type"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("events read 3, bad lines 2, alerts 2"), std::string::npos) << r.err;
 
-  Run from_stdin = Vigil("replay --bundle " + (dir_ / "b.vbundle").string() + " -", events);
+  RunResult from_stdin = Vigil("replay --bundle " + (dir_ / "b.vbundle").string() + " -", events);
   EXPECT_EQ(from_stdin.out, r.out);
 }
 
 TEST_F(CliTest, ReplayRefusesABadBundleClearly) {
   std::string junk = Write("junk.vbundle", "VIGILBND but nothing else");
-  Run r = Vigil("replay --bundle " + junk + " /dev/null");
+  RunResult r = Vigil("replay --bundle " + junk + " /dev/null");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("bundle refused"), std::string::npos) << r.err;
 }
@@ -218,12 +218,12 @@ TEST_F(CliTest, InspectShowsHeaderAndPrettyConditions) {
                   (dir_ / "b.vbundle").string())
                 .code,
             0);
-  Run r = Vigil("content inspect " + (dir_ / "b.vbundle").string());
+  RunResult r = Vigil("content inspect " + (dir_ / "b.vbundle").string());
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("content version 77"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("canary"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Image startswith \"/tmp/\""), std::string::npos) << r.out;
-  Run j = Vigil("content inspect --json " + (dir_ / "b.vbundle").string());
+  RunResult j = Vigil("content inspect --json " + (dir_ / "b.vbundle").string());
   auto doc = nlohmann::json::parse(j.out);
   EXPECT_EQ(doc["content_version"], 77);
   EXPECT_EQ(doc["rules"][0]["condition"], "Image startswith \"/tmp/\"");
@@ -237,13 +237,13 @@ TEST_F(CliTest, ContentTestRunsCasesAndFailsOnAMismatch) {
                          "\n"
                          R"({"rule_id":"6f1c1d9e-0000-4000-8000-000000000001","expect":false,"event":{"event":"process_creation","Image":"/bin/a"}})"
                          "\n");
-  Run r = Vigil("content test --bundle " + (dir_ / "b.vbundle").string() + " " + ok);
+  RunResult r = Vigil("content test --bundle " + (dir_ / "b.vbundle").string() + " " + ok);
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("2 passed, 0 failed"), std::string::npos) << r.out;
   std::string wrong = Write("wrong.jsonl",
                             R"({"rule_id":"6f1c1d9e-0000-4000-8000-000000000001","expect":true,"event":{"event":"process_creation","Image":"/bin/a"}})"
                             "\n");
-  Run w = Vigil("content test --bundle " + (dir_ / "b.vbundle").string() + " " + wrong);
+  RunResult w = Vigil("content test --bundle " + (dir_ / "b.vbundle").string() + " " + wrong);
   EXPECT_EQ(w.code, 1);
   EXPECT_NE(w.out.find("FAIL"), std::string::npos) << w.out;
 }

@@ -8,9 +8,10 @@ namespace {
 
 TEST(OutputTest, JsonStringEscapesEverythingJsonRequires) {
   std::string out;
-  AppendJsonString(out, std::string("a\"b\\c\n\t\x01\x1f", 10));
-  EXPECT_EQ(out, R"("a\"b\\c\n\t\u0001\u001f")");
-  EXPECT_EQ(nlohmann::json::parse(out).get<std::string>(), std::string("a\"b\\c\n\t\x01\x1f", 10));
+  const std::string input("a\"b\\c\n\t\x01\x1f\0", 10);
+  AppendJsonString(out, input);
+  EXPECT_EQ(out, R"("a\"b\\c\n\t\u0001\u001f\u0000")");
+  EXPECT_EQ(nlohmann::json::parse(out).get<std::string>(), input);
 }
 
 TEST(OutputTest, AlertLineIsOneValidJsonObject) {
