@@ -39,6 +39,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -208,10 +210,16 @@ class ReplayCasesTest : public ::testing::Test {
   // Writes `events` (one JSON object each) to a file and replays them.
   // Returns the parsed alerts; every stdout line must be a well-formed alert.
   static std::vector<json> Replay(const std::string& bundle, const std::string& events_path, std::string* err_text) {
-    std::string err = events_path + ".stderr";
+    // stderr goes to a temp file, never beside events_path (which may be in the source tree).
+    static int replay_count = 0;
+    std::string err = (fs::temp_directory_path() /
+                       ("vigil_replay_" + std::to_string(::getpid()) + "_" + std::to_string(++replay_count) + ".stderr"))
+                          .string();
     CommandResult r = RunCommand(Vigil() + " replay --stats --bundle " + Quote(bundle) + " " + Quote(events_path), err);
-    if (err_text != nullptr) *err_text = ReadAll(err);
-    EXPECT_EQ(r.exit_code, 0) << "vigil replay failed:\n" << ReadAll(err);
+    const std::string err_contents = ReadAll(err);
+    fs::remove(err);
+    if (err_text != nullptr) *err_text = err_contents;
+    EXPECT_EQ(r.exit_code, 0) << "vigil replay failed:\n" << err_contents;
     std::vector<json> alerts;
     for (const auto& line : Lines(r.out)) {
       json a = json::parse(line, nullptr, false);
