@@ -537,6 +537,7 @@ Engine::Stats Engine::stats() const {
   for (const TypePlan& p : impl_->types) {
     st.atoms += p.atoms.size();
     st.literal_patterns += p.index ? p.index->patterns() : 0;
+    st.scanned_fields += p.index ? p.index->scanned_fields() : 0;
     st.always_evaluated += p.always.size();
   }
   return st;

@@ -100,6 +100,7 @@ class Engine {
     size_t atoms = 0;            // distinct atoms over all event types
     size_t literal_patterns = 0; // distinct literals in the Hyperscan databases
     size_t always_evaluated = 0; // rules without a prefilter set
+    size_t scanned_fields = 0;   // fields the literal scans cover, over all event types
   };
   Stats stats() const;
 

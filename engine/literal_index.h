@@ -85,6 +85,8 @@ class LiteralIndex {
 
   // Distinct patterns (fragments) in the database.
   size_t patterns() const { return entry_begin_.empty() ? 0 : entry_begin_.size() - 1; }
+  // Fields the scan covers.
+  size_t scanned_fields() const { return slots_.size(); }
   // Longest fragment Hyperscan searches for; see above.
   static constexpr size_t kMaxFragmentBytes = 6;
 

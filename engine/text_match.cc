@@ -53,7 +53,22 @@ bool EndsWithFold(std::string_view text, std::string_view needle) {
 bool ContainsFold(std::string_view text, std::string_view needle) {
   if (needle.empty()) return true;
   if (text.size() < needle.size()) return false;
-  // Look for the first byte in both cases with memchr-speed scans, then verify.
+  // Most needles hold a byte that folding leaves alone ('-', ' ', '/', '.'):
+  // find it with memchr (vectorized in libc) and verify around it.
+  for (size_t j = 0; j < needle.size(); ++j) {
+    const unsigned char c = static_cast<unsigned char>(needle[j]);
+    if (c >= 'a' && c <= 'z') continue;
+    const char* p = text.data() + j;
+    const char* const last = text.data() + (text.size() - needle.size()) + j;  // inclusive
+    while (p <= last) {
+      p = static_cast<const char*>(std::memchr(p, c, static_cast<size_t>(last - p) + 1));
+      if (p == nullptr) return false;
+      if (EqualFoldN(p - j, needle.data(), needle.size())) return true;
+      ++p;
+    }
+    return false;
+  }
+  // All letters: look for the first byte in both cases, then verify.
   const unsigned char lower = static_cast<unsigned char>(needle[0]);
   const unsigned char upper = (lower >= 'a' && lower <= 'z') ? lower - 32 : lower;
   const size_t last = text.size() - needle.size();

@@ -16,6 +16,14 @@ TEST(TextMatch, Literals) {
   EXPECT_FALSE(ContainsFold("/usr/bi", "/usr/bin/"));
   EXPECT_TRUE(ContainsFold("aab", "ab"));
   EXPECT_TRUE(ContainsFold("", ""));
+  // Needles with a non-letter byte take the memchr path; its edges:
+  EXPECT_TRUE(ContainsFold("-x", "-x"));
+  EXPECT_TRUE(ContainsFold("ab-X", "b-x"));
+  EXPECT_TRUE(ContainsFold("a-b-c-D", "c-d"));
+  EXPECT_FALSE(ContainsFold("a-b-c-", "c-d"));
+  EXPECT_FALSE(ContainsFold("-ab", "x-ab"));  // the '-' is too early for a match
+  EXPECT_TRUE(ContainsFold("xx--", "--"));
+  EXPECT_FALSE(ContainsFold("x-", "x-y"));
   EXPECT_TRUE(StartsWithFold("ABC", "ab"));
   EXPECT_TRUE(EndsWithFold("ABC", "bc"));
   EXPECT_FALSE(EndsWithFold("c", "bc"));

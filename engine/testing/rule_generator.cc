@@ -1,6 +1,8 @@
 #include "engine/testing/rule_generator.h"
 
 #include <cstdlib>
+#include <cstring>
+#include <new>
 
 #include <fmt/format.h>
 
@@ -542,16 +544,36 @@ void FillProcess(const Schema& schema, OwnedEvent& ev, std::mt19937_64& rng, con
 }  // namespace
 
 OwnedEvent::OwnedEvent(EventTypeId type, size_t field_count)
-    : type_(type), text_(field_count), fields_(field_count) {}
+    : type_(type), text_(field_count), building_(field_count), fields_(building_) {}
 
 void OwnedEvent::Set(FieldIndex field, std::string text) {
+  if (packed_) std::abort();  // a caller bug: see Pack()
   text_.at(field) = std::move(text);
-  fields_[field].Set(text_[field]);
+  building_[field].Set(text_[field]);
 }
 
 void OwnedEvent::SetNumber(FieldIndex field, int64_t number) {
+  if (packed_) std::abort();
   text_.at(field) = std::to_string(number);
-  fields_[field].SetNumber(text_[field], number);
+  building_[field].SetNumber(text_[field], number);
+}
+
+void OwnedEvent::Pack() {
+  const size_t n = building_.size();
+  size_t bytes = n * sizeof(FieldValue);
+  for (const auto& t : text_) bytes += t.size();
+  packed_ = std::make_unique<std::byte[]>(bytes);
+  auto* values = new (packed_.get()) FieldValue[n];
+  char* text = reinterpret_cast<char*>(packed_.get() + n * sizeof(FieldValue));
+  for (size_t f = 0; f < n; ++f) {
+    values[f] = building_[f];
+    std::memcpy(text, text_[f].data(), text_[f].size());
+    values[f].text = std::string_view(text, text_[f].size());
+    text += text_[f].size();
+  }
+  fields_ = std::span<const FieldValue>(values, n);
+  text_.clear();
+  building_.clear();
 }
 
 void OwnedEvent::Set(const Schema& schema, std::string_view name, std::string text) {
@@ -725,6 +747,7 @@ std::vector<OwnedEvent> GenerateEventMix(const Schema& schema, size_t count, uin
       ev.Set(schema, "DestinationHostname", bad ? "c2" + Pick(rng, kBadHosts) : Pick(rng, kGoodHosts));
       ev.Set(schema, "DestinationIsIpv6", dst.find(':') != std::string::npos ? "true" : "false");
     }
+    ev.Pack();
     events.push_back(std::move(ev));
   }
   return events;
