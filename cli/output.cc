@@ -1,9 +1,6 @@
 #include "cli/output.h"
 
-#include <ctime>
-
-#include "base/file.h"
-#include "content/bundle.h"
+#include "content/bundle_file.h"
 
 namespace vigil::cli {
 
@@ -52,15 +49,7 @@ void AppendAlertJson(std::string& out, const content::Rule& rule, uint64_t conte
 }
 
 Result<content::Ruleset> LoadBundleFile(const std::string& path, content::Diagnostics& diags) {
-  Result<std::string> bytes = ReadFileBounded(path, content::kMaxBundleBytes);
-  if (!bytes) return Error(bytes.error());
-  Result<content::Ruleset> rs = content::ReadBundle(*bytes, Schema::Builtin(), diags, {path, true});
-  if (!rs) return rs;
-  int64_t now = static_cast<int64_t>(std::time(nullptr));
-  if (rs->info.expires_unix != 0 && now > rs->info.expires_unix) {
-    return Error(Code::kVerifyFailed, "{}: expired at unix time {} (now {})", path, rs->info.expires_unix, now);
-  }
-  return rs;
+  return content::LoadBundleFile(path, Schema::Builtin(), diags);
 }
 
 }  // namespace vigil::cli
