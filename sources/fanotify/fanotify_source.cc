@@ -130,6 +130,7 @@ Status FanotifySource::Attach() {
 
   uint64_t base_mask = FAN_CREATE | FAN_DELETE | FAN_CLOSE_WRITE | FAN_ONDIR;
   if (options_.report_open) base_mask |= FAN_OPEN;
+  if (options_.report_exec) base_mask |= FAN_OPEN_EXEC;
   bool fan_rename = options_.use_fan_rename;
   bool first_mark = true;
   for (const FanotifyMark& mark : options_.marks) {
@@ -271,7 +272,7 @@ size_t FanotifySource::HandleEvent(const ParsedEvent& ev, uint64_t now_ns, const
   uint64_t mask = ev.mask;
   const bool on_dir = (mask & FAN_ONDIR) != 0;
   // FAN_ONDIR is per mark, not per event type: it also brings every readdir's open.
-  if (on_dir) mask &= ~static_cast<uint64_t>(FAN_OPEN);
+  if (on_dir) mask &= ~static_cast<uint64_t>(FAN_OPEN | FAN_OPEN_EXEC);
   constexpr uint64_t kDirGone = FAN_DELETE | FAN_RENAME | FAN_MOVED_FROM;
   if (std::find(excluded_pids_.begin(), excluded_pids_.end(), ev.pid) != excluded_pids_.end()) {
     ++stats_.excluded;
@@ -283,7 +284,8 @@ size_t FanotifySource::HandleEvent(const ParsedEvent& ev, uint64_t now_ns, const
     return 0;
   }
   constexpr uint64_t kHandled =
-      FAN_CREATE | FAN_OPEN | FAN_CLOSE_WRITE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_RENAME | FAN_DELETE;
+      FAN_CREATE | FAN_OPEN | FAN_OPEN_EXEC | FAN_CLOSE_WRITE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_RENAME |
+      FAN_DELETE;
   if ((mask & kHandled) == 0) return 0;
 
   if (mask & FAN_RENAME) {
@@ -319,6 +321,25 @@ size_t FanotifySource::HandleEvent(const ParsedEvent& ev, uint64_t now_ns, const
   };
   if (mask & FAN_CREATE) emit(RawKind::kFileCreate);
   if (mask & FAN_OPEN) emit(RawKind::kFileOpen);
+  if ((mask & FAN_OPEN_EXEC) && !IsElfLoader(path_)) {
+    if (excluded) {
+      ++stats_.excluded;
+    } else {
+      RawEvent e;
+      e.kind = RawKind::kExec;
+      e.time_ns = now_ns;
+      e.pid = ev.pid;
+      e.image = path_;  // the executed file; argv, cwd and parent come from /proc later
+      const Actor& actor = LookupActor(ev.pid, ev.pidfd);
+      if (actor.known) {
+        e.uid = actor.uid;
+        e.gid = actor.gid;
+      }
+      handler(e);
+      received_.fetch_add(1, std::memory_order_relaxed);
+      ++delivered;
+    }
+  }
   if (mask & FAN_CLOSE_WRITE) emit(RawKind::kFileCloseWrite);
   if (mask & FAN_MOVED_FROM) {
     delivered += FlushPendingMove(now_ns, handler);
@@ -376,6 +397,14 @@ size_t FanotifySource::Emit(RawKind kind, int32_t pid, const Actor& actor, std::
   handler(e);
   received_.fetch_add(1, std::memory_order_relaxed);
   return 1;
+}
+
+// The dynamic loader (ld-linux-x86-64.so.2, ld-musl-*.so.1, ...) is opened by
+// every dynamically linked exec; it is not the program being run.
+bool FanotifySource::IsElfLoader(std::string_view path) {
+  size_t slash = path.rfind('/');
+  std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  return base.starts_with("ld-") && base.find(".so") != std::string_view::npos;
 }
 
 bool FanotifySource::Excluded(std::string_view path) const {

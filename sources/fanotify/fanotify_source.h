@@ -49,6 +49,11 @@ struct FanotifyOptions {
   // FAN_OPEN: every open on the marked filesystems. Off by default: it is the
   // noisiest event there is, and directory opens are dropped anyway.
   bool report_open = false;
+  // FAN_OPEN_EXEC as RawKind::kExec (image = the executed file), for the
+  // degraded mode that keeps process events flowing without eBPF. The kernel
+  // reports every file execve opens: the program, a script's interpreter and
+  // the ELF loader; the loader (ld-*.so) is dropped here, the rest reported.
+  bool report_exec = false;
   // FAN_RENAME (Linux 5.17+) reports both paths in one event. false forces
   // the FAN_MOVED_FROM/FAN_MOVED_TO pairing older kernels need (tests use it).
   bool use_fan_rename = true;
@@ -123,6 +128,7 @@ class FanotifySource final : public EventSource {
   DirResolution ResolveDir(const DirRecord& rec, std::string* out);
   const Actor& LookupActor(int32_t pid, int pidfd);
   bool Excluded(std::string_view path) const;
+  static bool IsElfLoader(std::string_view path);
   size_t Emit(RawKind kind, int32_t pid, const Actor& actor, std::string_view path, std::string_view path2,
               uint64_t now_ns, const RawEventHandler& handler);
   size_t FlushPendingMove(uint64_t now_ns, const RawEventHandler& handler);

@@ -612,3 +612,51 @@ TEST_F(FanotifyLive, FileStormCostMeasurement) {
 
 }  // namespace
 }  // namespace vigil::sources::fanotify
+
+namespace vigil::sources::fanotify {
+namespace {
+
+// Degraded mode's process events: FAN_OPEN_EXEC reported as kExec with the
+// executed file as image and the exec'ing process as pid.
+TEST_F(FanotifyLive, ReportExecGivesExecutedFileAndPid) {
+  ASSERT_EQ(system(("cp /bin/true " + P("prog") + " && chmod 755 " + P("prog")).c_str()), 0);
+  ASSERT_EQ(WriteFile(P("script.sh"), "#!/bin/sh\nexit 0\n"), 0);
+  ASSERT_EQ(chmod(P("script.sh").c_str(), 0755), 0);
+  FanotifyOptions opt = Options();
+  opt.report_exec = true;
+  FanotifySource src(std::move(opt));
+  ASSERT_TRUE(src.Start().ok());
+
+  auto run = [](const std::string& path) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      execl(path.c_str(), path.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << path;
+    return static_cast<int32_t>(pid);
+  };
+  const int32_t prog_pid = run(P("prog"));
+  const int32_t script_pid = run(P("script.sh"));
+  auto find_exec = [](const std::vector<Seen>& s, const std::string& image) {
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i].kind == RawKind::kExec && s[i].image == image) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  std::vector<Seen> seen = PollUntil(src, [&](const std::vector<Seen>& s) {
+    return find_exec(s, P("prog")) >= 0 && find_exec(s, P("script.sh")) >= 0;
+  });
+  int p = find_exec(seen, P("prog"));
+  int q = find_exec(seen, P("script.sh"));
+  ASSERT_GE(p, 0) << Describe(seen);
+  ASSERT_GE(q, 0) << Describe(seen);
+  EXPECT_EQ(seen[static_cast<size_t>(p)].pid, prog_pid);
+  EXPECT_EQ(seen[static_cast<size_t>(q)].pid, script_pid);
+  EXPECT_TRUE(seen[static_cast<size_t>(p)].path.empty());
+}
+
+}  // namespace
+}  // namespace vigil::sources::fanotify
