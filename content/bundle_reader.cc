@@ -246,20 +246,21 @@ class Reader {
   // Reads the string ref at file offset `ref`. Refs must tile the pool in
   // order (docs/bundle-format.md, "Strings"), so the decoded text is exactly
   // the pool and no ref can make the reader copy a byte twice.
-  bool String(size_t ref, size_t limit, std::string_view what, std::string* out) {
+  bool String(size_t ref, size_t limit, std::string_view field, std::string* out) {
     const Section& pool = Sec(kStrings);
     uint32_t offset = LoadU32(At(ref));
     uint32_t length = LoadU32(At(ref + 4));
     if (offset > pool.length || length > pool.length - offset) {
-      return Fail(DiagCode::kBundleBounds, ref, "{}: string ref (offset {}, length {}) is outside the {}-byte pool",
-                  what, offset, length, pool.length);
+      return Fail(DiagCode::kBundleBounds, ref, "{}{}: string ref (offset {}, length {}) is outside the {}-byte pool",
+                  Record(), field, offset, length, pool.length);
     }
     if (offset != cursor_) {
-      return Fail(DiagCode::kBundleEncoding, ref, "{}: string ref at pool offset {} (strings must follow each other; expected {})",
-                  what, offset, cursor_);
+      return Fail(DiagCode::kBundleEncoding, ref,
+                  "{}{}: string ref at pool offset {} (strings must follow each other; expected {})", Record(), field,
+                  offset, cursor_);
     }
     if (length > limit) {
-      return Fail(DiagCode::kBundleLimit, ref, "{}: string of {} bytes (limit {})", what, length, limit);
+      return Fail(DiagCode::kBundleLimit, ref, "{}{}: string of {} bytes (limit {})", Record(), field, length, limit);
     }
     out->assign(At(pool.offset + offset), length);
     cursor_ += length;
@@ -272,7 +273,7 @@ class Reader {
     rs_.info.content_version = LoadU64(At(header::kContentVersion));
     rs_.info.created_unix = static_cast<int64_t>(LoadU64(At(header::kCreatedUnix)));
     rs_.info.expires_unix = static_cast<int64_t>(LoadU64(At(header::kExpiresUnix)));
-    return String(header::kChannel, kMaxTextBytes, "channel", &rs_.info.channel);
+    return String(header::kChannel, kMaxTextBytes, " channel", &rs_.info.channel);
   }
 
   bool DecodeRules() {
@@ -281,39 +282,38 @@ class Reader {
     for (uint32_t i = 0; i < rule_count_; ++i) {
       size_t rec = Sec(kRules).offset + size_t{i} * rule_record::kSize;
       Rule& r = rs_.rules.emplace_back();
-      std::string what = fmt::format("rule {}", i);
+      record_ = {"rule", i, 0, 0};
       rule_id_.clear();
-      if (!String(rec + rule_record::kId, kMaxTextBytes, what + " id", &r.id)) return false;
+      if (!String(rec + rule_record::kId, kMaxTextBytes, " id", &r.id)) return false;
       rule_id_ = r.id;
-      if (!String(rec + rule_record::kTitle, kMaxTextBytes, what + " title", &r.title) ||
-          !String(rec + rule_record::kStatus, kMaxTextBytes, what + " status", &r.status) ||
-          !String(rec + rule_record::kSource, kMaxTextBytes, what + " source", &r.source) ||
-          !String(rec + rule_record::kEventTypeName, kMaxTextBytes, what + " event type name",
-                  &r.event_type_name)) {
+      if (!String(rec + rule_record::kTitle, kMaxTextBytes, " title", &r.title) ||
+          !String(rec + rule_record::kStatus, kMaxTextBytes, " status", &r.status) ||
+          !String(rec + rule_record::kSource, kMaxTextBytes, " source", &r.source) ||
+          !String(rec + rule_record::kEventTypeName, kMaxTextBytes, " event type name", &r.event_type_name)) {
         return false;
       }
       r.event_type = LoadU16(At(rec + rule_record::kEventType));
       uint8_t level = LoadU8(At(rec + rule_record::kLevel));
       if (level > static_cast<uint8_t>(Level::kCritical)) {
-        return Fail(DiagCode::kBundleEncoding, rec + rule_record::kLevel, "{}: level {} (must be 0..4)", what, level);
+        return Fail(DiagCode::kBundleEncoding, rec + rule_record::kLevel, "{}: level {} (must be 0..4)", Record(), level);
       }
       r.level = static_cast<Level>(level);
       if (LoadU8(At(rec + rule_record::kReserved)) != 0) {
-        return Fail(DiagCode::kBundleEncoding, rec + rule_record::kReserved, "{}: reserved byte is not 0", what);
+        return Fail(DiagCode::kBundleEncoding, rec + rule_record::kReserved, "{}: reserved byte is not 0", Record());
       }
       uint32_t na = LoadU32(At(rec + rule_record::kAtomCount));
       uint32_t ni = LoadU32(At(rec + rule_record::kInstrCount));
       uint32_t nt = LoadU32(At(rec + rule_record::kTagCount));
       if (na > kMaxAtomsPerRule) {
-        return Fail(DiagCode::kBundleLimit, rec + rule_record::kAtomCount, "{}: {} atoms (limit {})", what, na,
+        return Fail(DiagCode::kBundleLimit, rec + rule_record::kAtomCount, "{}: {} atoms (limit {})", Record(), na,
                     kMaxAtomsPerRule);
       }
       if (ni > kMaxProgramLength) {
-        return Fail(DiagCode::kBundleLimit, rec + rule_record::kInstrCount, "{}: {} instructions (limit {})", what,
+        return Fail(DiagCode::kBundleLimit, rec + rule_record::kInstrCount, "{}: {} instructions (limit {})", Record(),
                     ni, kMaxProgramLength);
       }
       if (nt > kMaxTagsPerRule) {
-        return Fail(DiagCode::kBundleLimit, rec + rule_record::kTagCount, "{}: {} tags (limit {})", what, nt,
+        return Fail(DiagCode::kBundleLimit, rec + rule_record::kTagCount, "{}: {} tags (limit {})", Record(), nt,
                     kMaxTagsPerRule);
       }
       atoms += na;
@@ -321,7 +321,7 @@ class Reader {
       tags += nt;
       if (atoms > atom_count_ || instrs > instr_count_ || tags > tag_count_) {
         return Fail(DiagCode::kBundleBounds, rec + rule_record::kAtomCount,
-                    "{}: rules so far need {} atoms, {} instructions, {} tags but the bundle holds {}, {}, {}", what,
+                    "{}: rules so far need {} atoms, {} instructions, {} tags but the bundle holds {}, {}, {}", Record(),
                     atoms, instrs, tags, atom_count_, instr_count_, tag_count_);
       }
       // Safe to size now: the counts fit in sections already bounded by the input.
@@ -341,32 +341,33 @@ class Reader {
   // Atoms and programs in rule order; the sections are consumed in step.
   bool DecodeAtomsAndPrograms() {
     size_t atom = 0, instr = 0;
-    for (Rule& r : rs_.rules) {
+    for (size_t rule = 0; rule < rs_.rules.size(); ++rule) {
+      Rule& r = rs_.rules[rule];
       rule_id_ = r.id;
       for (size_t j = 0; j < r.atoms.size(); ++j, ++atom) {
         size_t rec = Sec(kAtoms).offset + atom * atom_record::kSize;
         Atom& a = r.atoms[j];
-        std::string what = fmt::format("atom {} (rule {}, atom {})", atom, Shown(r.id), j);
+        record_ = {"atom", atom, rule, j};
         uint8_t op = LoadU8(At(rec + atom_record::kOp));
         if (op >= kAtomOpCount) {
-          return Fail(DiagCode::kBundleEncoding, rec + atom_record::kOp, "{}: operator {} (must be 0..{})", what, op,
+          return Fail(DiagCode::kBundleEncoding, rec + atom_record::kOp, "{}: operator {} (must be 0..{})", Record(), op,
                       kAtomOpCount - 1);
         }
         a.op = static_cast<AtomOp>(op);
         a.flags = LoadU8(At(rec + atom_record::kFlags));
         if ((a.flags & ~kAtomFlagsMask) != 0) {
           return Fail(DiagCode::kBundleEncoding, rec + atom_record::kFlags, "{}: flags 0x{:02x} outside 0x{:02x}",
-                      what, a.flags, static_cast<int>(kAtomFlagsMask));
+                      Record(), a.flags, static_cast<int>(kAtomFlagsMask));
         }
         a.field = LoadU16(At(rec + atom_record::kField));
         a.ref_field = LoadU16(At(rec + atom_record::kRefField));
         if (LoadU16(At(rec + atom_record::kReserved)) != 0) {
-          return Fail(DiagCode::kBundleEncoding, rec + atom_record::kReserved, "{}: reserved field is not 0", what);
+          return Fail(DiagCode::kBundleEncoding, rec + atom_record::kReserved, "{}: reserved field is not 0", Record());
         }
         a.number = static_cast<int64_t>(LoadU64(At(rec + atom_record::kNumber)));
-        if (!String(rec + atom_record::kFieldName, kMaxTextBytes, what + " field name", &a.field_name) ||
-            !String(rec + atom_record::kValue, kMaxValueBytes, what + " value", &a.value) ||
-            !String(rec + atom_record::kRefFieldName, kMaxTextBytes, what + " ref field name", &a.ref_field_name)) {
+        if (!String(rec + atom_record::kFieldName, kMaxTextBytes, " field name", &a.field_name) ||
+            !String(rec + atom_record::kValue, kMaxValueBytes, " value", &a.value) ||
+            !String(rec + atom_record::kRefFieldName, kMaxTextBytes, " ref field name", &a.ref_field_name)) {
           return false;
         }
       }
@@ -375,13 +376,13 @@ class Reader {
         uint8_t op = LoadU8(At(rec + instr_record::kOp));
         if (op >= kOpCodeCount) {
           return Fail(DiagCode::kBundleEncoding, rec + instr_record::kOp,
-                      "instruction {} (rule {}, instruction {}): opcode {} (must be 0..{})", instr, Shown(r.id), j, op,
-                      kOpCodeCount - 1);
+                      "{}: opcode {} (must be 0..{})", Record(), op, kOpCodeCount - 1);
         }
+        record_ = {"instruction", instr, rule, j};
         static constexpr char kZero[3] = {};
         if (std::memcmp(At(rec + instr_record::kReserved), kZero, sizeof(kZero)) != 0) {
           return Fail(DiagCode::kBundleEncoding, rec + instr_record::kReserved,
-                      "instruction {} (rule {}, instruction {}): reserved bytes are not 0", instr, Shown(r.id), j);
+                      "{}: reserved bytes are not 0", Record());
         }
         r.program[j] = {static_cast<OpCode>(op), LoadU32(At(rec + instr_record::kA)),
                         LoadU32(At(rec + instr_record::kB))};
@@ -393,13 +394,13 @@ class Reader {
 
   bool DecodeTags() {
     size_t tag = 0;
-    for (Rule& r : rs_.rules) {
+    for (size_t rule = 0; rule < rs_.rules.size(); ++rule) {
+      Rule& r = rs_.rules[rule];
       rule_id_ = r.id;
       for (size_t j = 0; j < r.tags.size(); ++j, ++tag) {
         size_t rec = Sec(kTags).offset + tag * kTagRecordSize;
-        if (!String(rec, kMaxTextBytes, fmt::format("tag {} (rule {}, tag {})", tag, Shown(r.id), j), &r.tags[j])) {
-          return false;
-        }
+        record_ = {"tag", tag, rule, j};
+        if (!String(rec, kMaxTextBytes, "", &r.tags[j])) return false;
       }
     }
     rule_id_.clear();
@@ -415,16 +416,20 @@ class Reader {
     return true;
   }
 
-  // Rule ids come from the file: shown bounded and escaped in messages.
-  static std::string Shown(std::string_view s) {
-    std::string out;
-    for (size_t i = 0; i < s.size() && i < 64; ++i) {
-      unsigned char c = static_cast<unsigned char>(s[i]);
-      out += (c >= 0x20 && c < 0x7f && c != '\\') ? std::string(1, static_cast<char>(c))
-                                                  : fmt::format("\\x{:02x}", c);
-    }
-    if (s.size() > 64) out += "...";
-    return out;
+  // The record being decoded, for messages; formatted only on failure, so
+  // decoding a large bundle does not format a string per record.
+  struct RecordRef {
+    const char* kind = "";
+    size_t index = 0;  // in its section
+    size_t rule = 0;   // the owning rule (atoms, instructions, tags)
+    size_t local = 0;  // index within that rule
+  };
+  std::string Record() const {
+    std::string_view kind = record_.kind;
+    if (kind == "header") return "header";
+    if (kind == "rule") return fmt::format("rule {}", record_.index);
+    return fmt::format("{} {} (rule {}, {} {})", record_.kind, record_.index, record_.rule, record_.kind,
+                       record_.local);
   }
 
   std::string_view bytes_;
@@ -434,6 +439,7 @@ class Reader {
 
   std::optional<Status> first_;
   std::string rule_id_;  // the rule being decoded, for diagnostic locations
+  RecordRef record_{"header", 0, 0, 0};
   uint64_t table_end_ = 0;
   uint32_t body_size_ = 0;
   Section sections_[kSectionKinds];

@@ -454,6 +454,8 @@ TEST(BundleTest, StringLengthsBounded) {
   r = ReadIt(WriteBundle(rs));
   EXPECT_EQ(r.codes, std::vector<DiagCode>{DiagCode::kBundleLimit});
   EXPECT_EQ(r.diags.list()[0].where.rule_id, rs.rules[1].id);
+  EXPECT_NE(r.diags.list()[0].message.find("rule 1 title: string of 1025 bytes (limit 1024)"), std::string::npos)
+      << r.diags.list()[0].message;
 }
 
 TEST(BundleTest, UnusedPoolBytesRefused) {
@@ -471,6 +473,11 @@ TEST(BundleTest, EnumsOutOfRangeRefused) {
   uint32_t atoms = SectionOffset(b, bf::kAtoms);
   b[atoms + bf::atom_record::kOp] = static_cast<char>(kAtomOpCount);
   EXPECT_TRUE(RefusedStructurally(b, DiagCode::kBundleEncoding));
+  ASSERT_TRUE(bf::RewriteChecksum(b));
+  Read r = ReadIt(b);
+  EXPECT_EQ(r.diags.list()[0].message,
+            "offset " + std::to_string(atoms) + ": atom 0 (rule 0, atom 0): operator 15 (must be 0..14)");
+  EXPECT_EQ(r.diags.list()[0].where.rule_id, Sample().rules[0].id);
 
   b = WriteBundle(Sample());
   b[atoms + bf::atom_record::kFlags] = static_cast<char>(0x80);

@@ -447,6 +447,60 @@ TEST(VerifierTest, RegexFlagsAreApplied) {
   EXPECT_NE(OnlyMessage(d).find("(?m)(abc"), std::string::npos) << OnlyMessage(d);
 }
 
+// A ruleset's regexes share one compile budget (docs/verifier.md, "Regex
+// budget"), so a bundle of thousands of expensive regexes is refused in about
+// a second instead of keeping the verifier busy for hours.
+Ruleset RegexRuleset(size_t rules, size_t atoms_per_rule, const std::string& pattern) {
+  Ruleset rs = ValidRuleset();
+  rs.rules.clear();
+  for (size_t i = 0; i < rules; ++i) {
+    Rule r = ValidRule("r-" + std::to_string(i));
+    r.atoms.assign(atoms_per_rule, FieldAtom(AtomOp::kRegex, "process_creation", "Image", pattern));
+    r.program.clear();
+    for (uint32_t a = 0; a < atoms_per_rule; ++a) {
+      r.program.push_back({OpCode::kAtom, a, 0});
+      if (a > 0) r.program.push_back({OpCode::kOr, 2, 0});
+    }
+    rs.rules.push_back(std::move(r));
+  }
+  return rs;
+}
+
+size_t CountCode(const Diagnostics& d, DiagCode code) {
+  size_t n = 0;
+  for (const auto& x : d.list()) n += x.code == code ? 1 : 0;
+  return n;
+}
+
+TEST(VerifierTest, RegexBudgetCoversTheRuleset) {
+  // ~40k instructions each: ~100 fit in the budget, 150 do not, though every
+  // rule alone is fine.
+  Ruleset rs = RegexRuleset(150, 1, ".{1000}.{1000}.{1000}.{1000}.{1000}");
+  EXPECT_TRUE(Accepted(rs.rules[0]));
+  Diagnostics d;
+  EXPECT_FALSE(Verify(rs, S(), d, {}));
+  size_t refused = CountCode(d, DiagCode::kVerifyLimit);
+  EXPECT_GT(refused, 20u) << d.ToText();
+  EXPECT_LT(refused, 70u) << d.ToText();
+  EXPECT_EQ(d.error_count(), refused);
+  EXPECT_NE(d.list()[0].message.find("budget"), std::string::npos);
+  EXPECT_EQ(CountCode(d, DiagCode::kVerifyRegex), 0u);
+  Diagnostics fits;
+  EXPECT_TRUE(Verify(RegexRuleset(90, 1, ".{1000}.{1000}.{1000}.{1000}.{1000}"), S(), fits, {})) << fits.ToText();
+}
+
+TEST(VerifierTest, RegexBudgetChargesTinyAndFailedRegexes) {
+  // 65 536 one-letter regexes spend the budget at the minimum charge.
+  Diagnostics d;
+  EXPECT_FALSE(Verify(RegexRuleset(17, kMaxAtomsPerRule, "a"), S(), d, {}));
+  EXPECT_TRUE(d.HasCode(DiagCode::kVerifyLimit));
+  // A regex RE2 refuses at max_mem is charged as if it had filled it.
+  Diagnostics f;
+  EXPECT_FALSE(Verify(RegexRuleset(80, 1, "\\pL{200}"), S(), f, {}));
+  EXPECT_EQ(CountCode(f, DiagCode::kVerifyRegex), 64u) << f.ToText();
+  EXPECT_EQ(CountCode(f, DiagCode::kVerifyLimit), 16u);
+}
+
 TEST(VerifierTest, ExistsAndNullTakeNoValue) {
   for (AtomOp op : {AtomOp::kExists, AtomOp::kNull}) {
     EXPECT_TRUE(RefusedWith(OneAtomRule(FieldAtom(op, "process_creation", "Image", "x")),
