@@ -5,6 +5,7 @@
 //
 //   BoundedQueue<Item> q(4096);
 //   if (!q.TryPush(std::move(item))) { /* counted in stats().dropped */ }
+//   // On success `item` holds the slot's stale contents (reusable buffers).
 //   Item out; while (q.TryPop(out)) use(out);   // consumer thread only
 //   q.WaitForItems(std::chrono::milliseconds(100));
 //
@@ -42,9 +43,10 @@ class BoundedQueue {
         ++dropped_;
         return false;
       }
-      // Move-assign into a preallocated slot: strings keep their capacity, so
-      // a warm queue does not allocate.
-      slots_[(head_ + size_) % capacity_] = std::move(item);
+      // Swap into the slot: the caller gets the slot's stale object back, so
+      // string buffers circulate between producer, queue and consumer and a
+      // warm queue does not allocate.
+      std::swap(slots_[(head_ + size_) % capacity_], item);
       ++size_;
       ++pushed_;
     }
