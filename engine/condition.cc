@@ -183,6 +183,22 @@ Result<uint32_t> ConditionForest::Add(std::span<const content::Instr> program,
   return final_id[stack[0]];
 }
 
+void ConditionForest::Reorder(const std::function<double(uint32_t)>& atom_cost) {
+  // Children always precede their parent in nodes_, so one forward pass
+  // sees every child's new cost before its parent needs it.
+  for (Node& n : nodes_) {
+    if (n.kind == Kind::kAtom) {
+      n.cost = atom_cost(n.arg);
+      continue;
+    }
+    auto kids = std::span<uint32_t>(kids_).subspan(n.first, n.count);
+    n.cost = 0.1;
+    for (uint32_t c : kids) n.cost += nodes_[c].cost;
+    std::stable_sort(kids.begin(), kids.end(),
+                     [&](uint32_t a, uint32_t b) { return nodes_[a].cost < nodes_[b].cost; });
+  }
+}
+
 std::optional<Trigger> NecessaryAtoms(const ConditionForest& forest, uint32_t root,
                                       const std::function<std::optional<Trigger>(uint32_t)>& leaf) {
   return Necessary(forest, root, 0, leaf);

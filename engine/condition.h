@@ -52,6 +52,11 @@ class ConditionForest {
   Result<uint32_t> Add(std::span<const content::Instr> program, std::span<const uint32_t> atom_ids,
                        const std::function<double(uint32_t)>& atom_cost);
 
+  // Recomputes every subtree's cost with a new estimate of atom costs and
+  // puts each node's children back in cheapest-first order. The engine calls
+  // it once it knows which atoms the literal scan settles (cost ~0).
+  void Reorder(const std::function<double(uint32_t)>& atom_cost);
+
   const Node& node(uint32_t id) const { return nodes_[id]; }
   std::span<const uint32_t> children(const Node& n) const {
     return std::span<const uint32_t>(kids_).subspan(n.first, n.count);
@@ -88,52 +93,61 @@ std::optional<Trigger> NecessaryAtoms(const ConditionForest& forest, uint32_t ro
 
 template <typename AtomFn>
 bool ConditionForest::Evaluate(uint32_t root, Frame* frames, AtomFn&& atom) const {
+  // The node being evaluated and its progress live in locals; a frame is
+  // written only when descending into an inner child.
+  const Node* n = &nodes_[root];
+  switch (n->kind) {
+    case Kind::kAtom: return atom(n->arg);
+    case Kind::kTrue: return true;
+    case Kind::kFalse: return false;
+    default: break;
+  }
+  uint32_t node = root, next = 0, trues = 0;
   size_t depth = 0;
-  uint32_t current = root;
-  bool value = false;
   for (;;) {
-    // Descend to a leaf, pushing a frame per inner node.
-    for (;;) {
-      const Node& n = nodes_[current];
-      if (n.kind == Kind::kAtom) {
-        value = atom(n.arg);
-        break;
-      }
-      if (n.kind == Kind::kTrue || n.kind == Kind::kFalse) {
-        value = n.kind == Kind::kTrue;
-        break;
-      }
-      frames[depth++] = Frame{current, 0, 0};
-      current = kids_[n.first];
+    const uint32_t child = kids_[n->first + next];
+    const Node& c = nodes_[child];
+    bool value;
+    switch (c.kind) {
+      case Kind::kAtom: value = atom(c.arg); break;
+      case Kind::kTrue: value = true; break;
+      case Kind::kFalse: value = false; break;
+      default:
+        frames[depth++] = Frame{node, next, trues};
+        node = child;
+        n = &c;
+        next = 0;
+        trues = 0;
+        continue;
     }
-    // Hand the value up until some node needs its next child.
+    // Feed the child's value to its parent; a decided parent feeds its own
+    // parent in turn, until some node needs its next child.
     for (;;) {
-      if (depth == 0) return value;
-      Frame& f = frames[depth - 1];
-      const Node& n = nodes_[f.node];
-      bool done = true;
-      switch (n.kind) {
+      bool decided = true;
+      switch (n->kind) {
         case Kind::kNot: value = !value; break;
-        case Kind::kAnd: done = !value || ++f.next == n.count; break;
-        case Kind::kOr: done = value || ++f.next == n.count; break;
+        case Kind::kAnd: decided = !value || ++next == n->count; break;
+        case Kind::kOr: decided = value || ++next == n->count; break;
         case Kind::kAtLeast:
-          f.trues += value;
-          ++f.next;
-          if (f.trues >= n.arg) {
+          trues += value;
+          ++next;
+          if (trues >= n->arg) {
             value = true;
-          } else if (f.trues + (n.count - f.next) < n.arg) {
+          } else if (trues + (n->count - next) < n->arg) {
             value = false;
           } else {
-            done = false;
+            decided = false;
           }
           break;
-        default: break;  // leaves never own a frame
+        default: break;  // leaves are never parents
       }
-      if (!done) {
-        current = kids_[n.first + f.next];
-        break;
-      }
-      --depth;
+      if (!decided) break;
+      if (depth == 0) return value;
+      const Frame& f = frames[--depth];
+      node = f.node;
+      next = f.next;
+      trues = f.trues;
+      n = &nodes_[node];
     }
   }
 }

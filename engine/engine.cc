@@ -182,7 +182,8 @@ struct TypePlan {
   std::vector<uint32_t> always;  // local rules evaluated for every event
 };
 
-bool EvalAtom(const TypePlan& plan, const CompiledAtom& a, const EventView& event) {
+// Out of line so the condition loop that calls it on a memo miss stays small.
+[[gnu::noinline]] bool EvalAtom(const TypePlan& plan, const CompiledAtom& a, const EventView& event) {
   if (a.field != kAnyField) return EvalOnValue(a, event.fields[a.field], event);
   for (FieldIndex f : plan.string_fields) {
     if (EvalOnValue(a, event.fields[f], event)) return true;
@@ -216,8 +217,8 @@ class PlanBuilder {
       }
       ids.push_back(*id);
     }
-    Result<uint32_t> root = plan_.forest.Add(
-        rule.program, ids, [&](uint32_t a) { return plan_.atoms[a].indexed ? 0 : AtomCost(plan_.atoms[a]); });
+    Result<uint32_t> root =
+        plan_.forest.Add(rule.program, ids, [&](uint32_t a) { return AtomCost(plan_.atoms[a]); });
     if (!root) {
       return Status(root.error().code(),
                     fmt::format("rule {} ({}): {}", rule_index, rule.id, root.error().message()));
@@ -257,6 +258,7 @@ class PlanBuilder {
                                  triggered_by[a].end());
       plan_.trigger_begin.push_back(static_cast<uint32_t>(plan_.trigger_rules.size()));
     }
+    plan_.forest.Reorder([&](uint32_t a) { return plan_.atoms[a].indexed ? 0.0 : AtomCost(plan_.atoms[a]); });
     if (!literals.empty()) {
       Result<LiteralIndex> index = std::move(literals).Build();
       if (!index) return Error(index.error());
