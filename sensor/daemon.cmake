@@ -1,0 +1,9 @@
+# vigild: the daemon wiring, its binary and its live tests.
+if(TARGET vigil_sensor_core AND TARGET vigil_sensor_io AND TARGET vigil_builtin_content)
+  vigil_library(vigil_daemon SRCS daemon.cc
+    DEPS vigil_sensor_core vigil_sensor_io vigil_bundle_file vigil_engine vigil_builtin_content
+         vigil_source_ebpf vigil_source_fanotify)
+  vigil_binary(vigild SRCS vigild_main.cc DEPS vigil_daemon CLI11::CLI11)
+  vigil_test(vigild_test SRCS vigild_test.cc DEPS nlohmann_json::nlohmann_json LABELS live TIMEOUT 180)
+  add_dependencies(vigild_test vigild vigil)
+endif()
