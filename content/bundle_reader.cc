@@ -115,8 +115,9 @@ class Reader {
     if (size > kMaxBundleBytes) {
       return Fail(DiagCode::kBundleLimit, 0, "bundle is {} bytes (limit {})", size, kMaxBundleBytes);
     }
+    // A short file whose bytes match the magic so far is truncated, not foreign.
     size_t magic_seen = std::min(size, sizeof(kMagic));
-    if (std::memcmp(bytes_.data(), kMagic, magic_seen) != 0) {
+    if (magic_seen > 0 && std::memcmp(bytes_.data(), kMagic, magic_seen) != 0) {
       return Fail(DiagCode::kBundleMagic, 0, "not a vigil bundle (magic is not \"VIGILBND\")");
     }
     if (size < header::kHeaderSize) {

@@ -253,7 +253,9 @@ TEST(BundleTest, WrongMagic) {
   EXPECT_TRUE(RefusedStructurally(b, DiagCode::kBundleMagic));
   Read r = ReadIt("hello, world");
   EXPECT_EQ(r.codes, std::vector<DiagCode>{DiagCode::kBundleMagic});
-  r = ReadIt("");
+  r = ReadIt(std::string_view());  // data() is null: must not reach memcmp
+  EXPECT_EQ(r.codes, std::vector<DiagCode>{DiagCode::kBundleTruncated});
+  r = ReadIt("VIGIL");
   EXPECT_EQ(r.codes, std::vector<DiagCode>{DiagCode::kBundleTruncated});
 }
 
