@@ -11,17 +11,23 @@
 //
 // How an event is evaluated (details in engine.cc):
 //   1. Rules are indexed by event type; only the event's type is looked at.
-//   2. Each rule's condition has a prefilter: a set of literal atoms at least
-//      one of which must hold for the rule to match (e.g. the Image|endswith
-//      list of its selection). All those literals of all rules of the type
-//      are in one Hyperscan database (literal_index.h) and the event's fields
-//      are scanned once. Rules whose literals hit become candidates; rules
-//      without a usable set (e.g. only `not`, only numbers) are candidates
-//      for every event of their type.
-//   3. A candidate's condition runs as a short-circuit tree (condition.h);
-//      atoms the scan did not settle (other literals, globs, regexes, CIDRs,
-//      numbers, ...) are computed when first needed and memoized for the
-//      event, so an atom shared by many rules is computed once.
+//   2. Each rule's condition has a prefilter (condition.h NecessaryAtoms): a
+//      set of literals at least one of which must hold for the rule to match,
+//      e.g. the Image|endswith list of its selection (AND picks its rarest
+//      child's set, OR unites its children's, NOT has none). A glob
+//      contributes its longest literal run, a case-sensitive regex the
+//      literals RE2's FilteredRE2 proves every match contains. Literals
+//      shorter than 2 bytes are never used. The prefilter literals of all
+//      rules of the type are in one Hyperscan database (literal_index.h) and
+//      the event's fields are scanned once, in one buffer. Rules whose
+//      literals hit become candidates; rules without a set (e.g. only `not`,
+//      only numbers) are candidates for every event of their type.
+//   3. A candidate's condition runs as a short-circuit tree (condition.h),
+//      cheapest child first; atoms the scan did not settle (literals outside
+//      the prefilter, globs, regexes, CIDRs, numbers, ...) are computed when
+//      first needed and memoized for the event (epoch-stamped, so nothing is
+//      cleared between events), so an atom shared by many rules is computed
+//      at most once per event.
 //
 // Semantics are those of content/ir.h. Choices that file leaves open:
 //   - An absent field never matches a text, glob, regex, CIDR or number
