@@ -36,6 +36,17 @@ std::optional<Trigger> Necessary(const ConditionForest& forest, uint32_t id, int
   if (depth > kMaxTriggerDepth) return std::nullopt;
   switch (n.kind) {
     case Kind::kAtom: return leaf(n.arg);
+    case Kind::kAnyOf: {  // an OR of atoms
+      std::vector<std::optional<Trigger>> own;
+      std::vector<const Trigger*> parts;
+      own.reserve(n.count);
+      for (uint32_t a : forest.atoms(n)) {
+        own.push_back(leaf(a));
+        if (!own.back()) return std::nullopt;
+        parts.push_back(&*own.back());
+      }
+      return Union(std::move(parts));
+    }
     case Kind::kTrue:
     case Kind::kNot: return std::nullopt;
     case Kind::kFalse: return Trigger{};
@@ -184,11 +195,16 @@ Result<uint32_t> ConditionForest::Add(std::span<const content::Instr> program,
 }
 
 void ConditionForest::Reorder(const std::function<double(uint32_t)>& atom_cost) {
-  // Children always precede their parent in nodes_, so one forward pass
-  // sees every child's new cost before its parent needs it.
+  // Children precede their parent in nodes_, so one forward pass sees every
+  // child's new cost before its parent needs it. (kAnyOf leaves come after
+  // their OR, but their cost is a constant set when they were made.)
   for (Node& n : nodes_) {
     if (n.kind == Kind::kAtom) {
       n.cost = atom_cost(n.arg);
+      continue;
+    }
+    if (n.kind == Kind::kAnyOf) {
+      n.cost = 0.5;  // a few binary searches, whatever the group's size
       continue;
     }
     auto kids = std::span<uint32_t>(kids_).subspan(n.first, n.count);
@@ -196,6 +212,34 @@ void ConditionForest::Reorder(const std::function<double(uint32_t)>& atom_cost) 
     for (uint32_t c : kids) n.cost += nodes_[c].cost;
     std::stable_sort(kids.begin(), kids.end(),
                      [&](uint32_t a, uint32_t b) { return nodes_[a].cost < nodes_[b].cost; });
+  }
+}
+
+void ConditionForest::GroupAtoms(const std::function<bool(uint32_t)>& groupable) {
+  const size_t existing = nodes_.size();
+  for (size_t id = 0; id < existing; ++id) {
+    if (nodes_[id].kind != Kind::kOr) continue;
+    const uint32_t first = nodes_[id].first, count = nodes_[id].count;
+    std::vector<uint32_t> group, rest;
+    for (uint32_t i = first; i < first + count; ++i) {
+      const Node& c = nodes_[kids_[i]];
+      if (c.kind == Kind::kAtom && groupable(c.arg)) {
+        group.push_back(c.arg);
+      } else {
+        rest.push_back(kids_[i]);
+      }
+    }
+    if (group.size() < kMinGroup) continue;
+    std::sort(group.begin(), group.end());
+    group.erase(std::unique(group.begin(), group.end()), group.end());
+    Node any{Kind::kAnyOf, 0, static_cast<uint32_t>(group_atoms_.size()),
+             static_cast<uint32_t>(group.size()), 0.5};
+    group_atoms_.insert(group_atoms_.end(), group.begin(), group.end());
+    // The OR keeps its slice of kids_, now shorter: the group, then the rest.
+    kids_[first] = static_cast<uint32_t>(nodes_.size());
+    std::copy(rest.begin(), rest.end(), kids_.begin() + first + 1);
+    nodes_[id].count = static_cast<uint32_t>(rest.size() + 1);
+    nodes_.push_back(any);
   }
 }
 

@@ -107,11 +107,13 @@ double AtomCost(const CompiledAtom& a) {
   return a.field == kAnyField ? per_field * 8 : per_field;
 }
 
-// Expected fraction of events on which a literal holds, from its length and
-// anchoring alone: a crude model, but enough to prefer "/ncat" anchored at
-// the end of Image over "-e" anywhere in CommandLine.
-double LiteralRate(size_t length, Anchor anchor, bool any_field) {
+// Expected fraction of events on which a literal holds, from its length,
+// anchoring and field alone: a crude model, but enough to prefer "/ncat"
+// anchored at the end of Image over "-e" anywhere in CommandLine, and never
+// to pick Initiated == "true" (a boolean field holds one of two values).
+double LiteralRate(size_t length, Anchor anchor, bool any_field, FieldType field_type) {
   static constexpr double kByLength[] = {1, 1, 0.3, 0.1, 0.03, 0.015, 0.01, 0.005, 0.003};
+  if (field_type == FieldType::kBoolean) return 0.5;
   double p = kByLength[std::min<size_t>(length, std::size(kByLength) - 1)];
   if (anchor == Anchor::kWhole) p *= 0.2;
   if (anchor == Anchor::kPrefix || anchor == Anchor::kSuffix) p *= 0.5;
@@ -258,6 +260,7 @@ class PlanBuilder {
                                  triggered_by[a].end());
       plan_.trigger_begin.push_back(static_cast<uint32_t>(plan_.trigger_rules.size()));
     }
+    plan_.forest.GroupAtoms([&](uint32_t a) { return plan_.atoms[a].indexed; });
     plan_.forest.Reorder([&](uint32_t a) { return plan_.atoms[a].indexed ? 0.0 : AtomCost(plan_.atoms[a]); });
     if (!literals.empty()) {
       Result<LiteralIndex> index = std::move(literals).Build();
@@ -346,9 +349,10 @@ class PlanBuilder {
   std::optional<Trigger> ComputeLeafTrigger(uint32_t id) {
     const CompiledAtom& a = plan_.atoms[id];
     const bool any = a.field == kAnyField;
+    const FieldType type = any ? FieldType::kString : type_.fields[a.field].type;
     if (IsLiteralOp(a.op)) {
       if (a.value.size() < kMinTriggerBytes) return std::nullopt;
-      return Trigger{{id}, LiteralRate(a.value.size(), AnchorOf(a.op), any)};
+      return Trigger{{id}, LiteralRate(a.value.size(), AnchorOf(a.op), any, type)};
     }
     if (a.op == AtomOp::kGlob) {
       const std::string lit = a.glob->longest_literal();
@@ -356,7 +360,7 @@ class PlanBuilder {
       const FieldIndex field = a.field;
       const bool cased = a.cased();
       uint32_t d = DerivedLiteral(field, lit, cased);  // may reallocate plan_.atoms
-      return Trigger{{d}, LiteralRate(lit.size(), Anchor::kNone, any)};
+      return Trigger{{d}, LiteralRate(lit.size(), Anchor::kNone, any, type)};
     }
     if (a.op == AtomOp::kRegex) {
       auto literals = RegexTriggerLiterals(RegexPattern(original_value_[id], a.flags), a.flags);
@@ -365,7 +369,7 @@ class PlanBuilder {
       Trigger t;
       for (const std::string& l : *literals) {
         t.atoms.push_back(DerivedLiteral(field, l, false));
-        t.cost += LiteralRate(l.size(), Anchor::kNone, any);
+        t.cost += LiteralRate(l.size(), Anchor::kNone, any, type);
       }
       std::sort(t.atoms.begin(), t.atoms.end());
       t.atoms.erase(std::unique(t.atoms.begin(), t.atoms.end()), t.atoms.end());
@@ -509,9 +513,17 @@ std::span<const uint32_t> Engine::Evaluate(const EventView& event, Scratch& scra
     state[a] = 2 * epoch + v;
     return v;
   };
+  // Grouped atoms are all settled by the scan: one of them holds exactly
+  // when one of the event's (few) hits is in the sorted group.
+  auto any_of = [&](std::span<const uint32_t> group) {
+    for (uint32_t h = 0; h < sink.hit_count; ++h) {
+      if (std::binary_search(group.begin(), group.end(), s.hits[h])) return true;
+    }
+    return false;
+  };
   uint32_t n_matches = 0;
   auto evaluate = [&](uint32_t local) {
-    if (plan.forest.Evaluate(plan.roots[local], s.frames.data(), atom_value)) {
+    if (plan.forest.Evaluate(plan.roots[local], s.frames.data(), atom_value, any_of)) {
       s.matches[n_matches++] = plan.rule_ids[local];
     }
   };

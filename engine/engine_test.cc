@@ -337,6 +337,37 @@ TEST(EngineConditions, NotAtLeastTrueFalse) {
   EXPECT_EQ(RunBoth(rs, ev), (std::vector<uint32_t>{0, 1, 3, 5, 7}));
 }
 
+TEST(EngineConditions, LongOrOfLiteralsUnderNot) {
+  // Six Image|endswith literals in one OR (the engine answers them as one
+  // group from the scan's hits), next to a regex, under NOT and AND.
+  std::vector<Atom> atoms;
+  for (const char* tool : {"/nc", "/ncat", "/socat", "/netcat", "/telnet", "/nmap"}) {
+    atoms.push_back(MakeAtom(AtomOp::kEndsWith, "Image", tool));
+  }
+  atoms.push_back(MakeAtom(AtomOp::kRegex, "CommandLine", "-e\\s+/bin/"));
+  atoms.push_back(MakeAtom(AtomOp::kContains, "CommandLine", "10.0.0."));
+  std::vector<Instr> any_tool;
+  for (uint32_t i = 0; i < 7; ++i) any_tool.push_back({OpCode::kAtom, i, 0});
+  any_tool.push_back({OpCode::kOr, 7, 0});
+  std::vector<Instr> gated = any_tool;  // (tools or regex) and 10.0.0.
+  gated.push_back({OpCode::kAtom, 7, 0});
+  gated.push_back({OpCode::kAnd, 2, 0});
+  std::vector<Instr> negated = any_tool;  // 10.0.0. and not (tools or regex)
+  negated.push_back({OpCode::kNot, 0, 0});
+  negated.push_back({OpCode::kAtom, 7, 0});
+  negated.push_back({OpCode::kAnd, 2, 0});
+  content::Ruleset rs = MakeRuleset({MakeRule(atoms, any_tool), MakeRule(atoms, gated), MakeRule(atoms, negated)});
+  EXPECT_EQ(RunBoth(rs, Event({{"Image", "/usr/bin/socat"}, {"CommandLine", "socat 10.0.0.1"}})),
+            (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(RunBoth(rs, Event({{"Image", "/usr/bin/curl"}, {"CommandLine", "curl 10.0.0.1"}})),
+            (std::vector<uint32_t>{2}));
+  EXPECT_EQ(RunBoth(rs, Event({{"Image", "/usr/bin/sh"}, {"CommandLine", "sh -e /bin/x 10.0.0.1"}})),
+            (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(RunBoth(rs, Event({{"Image", "/usr/bin/nmap"}, {"CommandLine", "nmap /usr/bin/nc"}})),
+            (std::vector<uint32_t>{0}));
+  EXPECT_EQ(RunBoth(rs, Event({{"Image", "/usr/bin/nc.openbsd"}})), (std::vector<uint32_t>{}));
+}
+
 TEST(EngineCreate, RefusesOutOfRangeReferences) {
   auto refused = [](content::Rule r) {
     auto e = Engine::Create(MakeRuleset({std::move(r)}), S());

@@ -133,7 +133,7 @@ void RandomProgram(std::mt19937_64& rng, size_t atoms, int depth, std::vector<In
     out.push_back({OpCode::kNot, 0, 0});
     return;
   }
-  const uint32_t n = static_cast<uint32_t>(Uniform(rng, 2, 4));
+  const uint32_t n = static_cast<uint32_t>(Uniform(rng, 2, 6));
   for (uint32_t i = 0; i < n; ++i) RandomProgram(rng, atoms, depth - 1, out);
   if (kind < 5) {
     out.push_back({OpCode::kAnd, n, 0});
