@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +23,7 @@
 #include "sensor/bounded_queue.h"
 #include "sensor/event_builder.h"
 #include "sensor/metrics.h"
+#include "sensor/owned_raw_event.h"
 #include "sensor/process_table.h"
 #include "sensor/sinks.h"
 #include "sources/ebpf/ebpf_source.h"
@@ -35,32 +37,6 @@ using sources::RawEvent;
 using sources::RawKind;
 
 constexpr int kPollMs = 100;
-
-// A RawEvent with owned strings, so it can wait in a queue. The views inside
-// `ev` are never used; View() rebuilds them from the owned strings.
-struct QueuedRaw {
-  RawEvent ev;
-  std::string image, command_line, cwd, path, path2;
-
-  void Assign(const RawEvent& e) {
-    ev = e;
-    image.assign(e.image);
-    command_line.assign(e.command_line);
-    cwd.assign(e.cwd);
-    path.assign(e.path);
-    path2.assign(e.path2);
-    ev.image = ev.command_line = ev.cwd = ev.path = ev.path2 = {};
-  }
-  RawEvent View() const {
-    RawEvent v = ev;
-    v.image = image;
-    v.command_line = command_line;
-    v.cwd = cwd;
-    v.path = path;
-    v.path2 = path2;
-    return v;
-  }
-};
 
 // Where the running content came from; exported as a metric.
 enum class ContentOrigin { kConfigured = 0, kInstalledDefault = 1, kBuiltin = 2 };
@@ -115,41 +91,83 @@ bool ReadSmallFile(const std::string& path, std::string& out) {
 // loading the program. Wait (bounded) until /proc/<pid>/exe shows it, then
 // read argv, cwd and the parent from /proc. Best effort, documented in
 // docs/vigild.md: a process that exits at once keeps only its image.
-void EnrichExecFromProc(QueuedRaw& q) {
-  const std::string base = "/proc/" + std::to_string(q.ev.pid);
-  char buf[PATH_MAX];
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    ssize_t n = ::readlink((base + "/exe").c_str(), buf, sizeof(buf) - 1);
-    if (n > 0 && std::string_view(buf, static_cast<size_t>(n)) == q.image) break;
-    if (n < 0) return;  // gone
+struct ExecEnrichment {
+  std::string command_line, cwd;
+};
+
+void EnrichExecFromProc(RawEvent& ev, ExecEnrichment& buf) {
+  const std::string base = "/proc/" + std::to_string(ev.pid);
+  char path[PATH_MAX];
+  // Up to 10 ms: /proc/<pid>/exe may fail to read or still show the old
+  // program while execve swaps the memory map.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    ssize_t n = ::readlink((base + "/exe").c_str(), path, sizeof(path) - 1);
+    if (n > 0 && std::string_view(path, static_cast<size_t>(n)) == ev.image) break;
+    if (n < 0 && ::access(base.c_str(), F_OK) != 0) return;  // the process is gone
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
-  std::string cmdline;
-  if (ReadSmallFile(base + "/cmdline", cmdline)) {
+  if (ReadSmallFile(base + "/cmdline", buf.command_line)) {
+    std::string& cmdline = buf.command_line;
     while (!cmdline.empty() && cmdline.back() == '\0') cmdline.pop_back();
     for (char& c : cmdline) {
       if (c == '\0') c = ' ';
     }
-    q.command_line = std::move(cmdline);
+    ev.command_line = cmdline;
   }
-  ssize_t n = ::readlink((base + "/cwd").c_str(), buf, sizeof(buf) - 1);
-  if (n > 0) q.cwd.assign(buf, static_cast<size_t>(n));
+  ssize_t n = ::readlink((base + "/cwd").c_str(), path, sizeof(path) - 1);
+  if (n > 0) {
+    buf.cwd.assign(path, static_cast<size_t>(n));
+    ev.cwd = buf.cwd;
+  }
   std::ifstream status(base + "/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("PPid:", 0) == 0) q.ev.ppid = std::atoi(line.c_str() + 5);
-    if (line.rfind("Uid:", 0) == 0) q.ev.uid = static_cast<uint32_t>(std::strtoul(line.c_str() + 4, nullptr, 10));
-    if (line.rfind("Gid:", 0) == 0) q.ev.gid = static_cast<uint32_t>(std::strtoul(line.c_str() + 4, nullptr, 10));
+    if (line.rfind("PPid:", 0) == 0) ev.ppid = std::atoi(line.c_str() + 5);
+    if (line.rfind("Uid:", 0) == 0) ev.uid = static_cast<uint32_t>(std::strtoul(line.c_str() + 4, nullptr, 10));
+    if (line.rfind("Gid:", 0) == 0) ev.gid = static_cast<uint32_t>(std::strtoul(line.c_str() + 4, nullptr, 10));
   }
 }
 
-bool HasPrefix(std::string_view path, const std::vector<std::string>& prefixes) {
-  for (const auto& p : prefixes) {
-    if (path == p) return true;
-    if (path.size() > p.size() && path.starts_with(p) && (p.back() == '/' || path[p.size()] == '/')) return true;
-  }
-  return false;
+bool IsFileEvent(RawKind k) {
+  return k == RawKind::kFileCreate || k == RawKind::kFileCloseWrite || k == RawKind::kFileRename ||
+         k == RawKind::kFileDelete || k == RawKind::kFileOpen;
 }
+
+uint64_t RealtimeNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// File events wait here for kFileEventDelay before evaluation. The sources run
+// on separate threads, so a file event can reach the queue before the eBPF
+// exec of the process that caused it; a short delay lets the process table
+// learn about the actor first. A fixed ring: when it is full the oldest event
+// is evaluated early rather than dropped.
+constexpr uint64_t kFileEventDelayNs = 20'000'000;
+
+class DelayLine {
+ public:
+  explicit DelayLine(size_t capacity) : slots_(capacity) {}
+  bool full() const { return size_ == slots_.size(); }
+  bool empty() const { return size_ == 0; }
+  // Swaps `e` in; the caller gets a stale object back.
+  void Push(OwnedRawEvent& e) {
+    std::swap(slots_[(head_ + size_) % slots_.size()], e);
+    ++size_;
+  }
+  const OwnedRawEvent& front() const { return slots_[head_]; }
+  void Pop(OwnedRawEvent& out) {
+    std::swap(out, slots_[head_]);
+    head_ = (head_ + 1) % slots_.size();
+    --size_;
+  }
+
+ private:
+  std::vector<OwnedRawEvent> slots_;
+  size_t head_ = 0;
+  size_t size_ = 0;
+};
 
 }  // namespace
 
@@ -170,7 +188,7 @@ struct Daemon::Impl {
   std::vector<bool> source_degraded_exec;  // per source: fanotify exec events needing /proc enrichment
   bool degraded = false;
 
-  BoundedQueue<QueuedRaw> raw_queue;
+  BoundedQueue<OwnedRawEvent> raw_queue;
   BoundedQueue<std::string> alert_queue;
   std::vector<std::unique_ptr<Sink>> sinks;
   FILE* record = nullptr;
@@ -401,11 +419,17 @@ void Daemon::Impl::SourceLoop(size_t index) {
   const bool enrich = source_degraded_exec[index];
   Counter& pushed = *source_pushed[index];
   Counter& dropped = *source_dropped[index];
-  QueuedRaw item;
+  OwnedRawEvent item;
+  ExecEnrichment enrichment;
   while (!stop.load(std::memory_order_relaxed)) {
     Result<size_t> n = src.Poll(kPollMs, [&](const RawEvent& e) {
-      item.Assign(e);
-      if (enrich && e.kind == RawKind::kExec) EnrichExecFromProc(item);
+      if (enrich && e.kind == RawKind::kExec) {
+        RawEvent copy = e;
+        EnrichExecFromProc(copy, enrichment);
+        item.Assign(copy);
+      } else {
+        item.Assign(e);
+      }
       if (raw_queue.TryPush(std::move(item))) {
         pushed.Add();
       } else {
@@ -427,17 +451,30 @@ void Daemon::Impl::EvalLoop() {
   std::shared_ptr<const engine::Engine> current;
   std::unique_ptr<engine::Engine::Scratch> scratch;
   uint64_t seen_generation = ~0ull;
-  QueuedRaw item;
+  EventBuilder builder(schema);
+  for (const auto& problem : builder.problems()) LogError("event builder: {}", problem);
+  OwnedRawEvent item;
   OwnedEvent event;
   std::string json;
+  DelayLine delayed(config.source_queue);
   for (;;) {
-    if (!raw_queue.TryPop(item)) {
-      if (stop.load(std::memory_order_acquire)) {
-        if (!raw_queue.TryPop(item)) break;  // sources have stopped; queue drained
-      } else {
-        raw_queue.WaitForItems(std::chrono::milliseconds(kPollMs));
+    // Next event: a delayed file event whose time has come (or everything at
+    // shutdown), else the queue; a file event from the queue goes to the
+    // delay line first.
+    const bool stopping = stop.load(std::memory_order_acquire);
+    if (!delayed.empty() && (stopping || delayed.full() ||
+                             RealtimeNs() >= delayed.front().raw().time_ns + kFileEventDelayNs)) {
+      delayed.Pop(item);
+    } else if (raw_queue.TryPop(item)) {
+      if (IsFileEvent(item.raw().kind) && !stopping) {
+        delayed.Push(item);
         continue;
       }
+    } else if (stopping && delayed.empty()) {
+      break;  // sources have stopped; queue and delay line drained
+    } else {
+      raw_queue.WaitForItems(std::chrono::milliseconds(delayed.empty() ? kPollMs : 2));
+      continue;
     }
     if (uint64_t g = generation.load(std::memory_order_acquire); g != seen_generation) {
       std::lock_guard<std::mutex> lock(engine_mu);
@@ -445,15 +482,15 @@ void Daemon::Impl::EvalLoop() {
       scratch = current->NewScratch();
       seen_generation = g;
     }
-    RawEvent raw = item.View();
-    if (!BuildEvent(raw, table, schema, event)) {
+    if (!builder.Build(item.raw(), table, event)) {
       events_unbuilt->Add();
       continue;
     }
     EventView view = event.view();
     if (!config.exclude_images.empty()) {
       auto image = schema.FindField(view.type, "Image");
-      if (image && HasPrefix(view.fields[*image].text, config.exclude_images)) {
+      if (image && std::find(config.exclude_images.begin(), config.exclude_images.end(),
+                             view.fields[*image].text) != config.exclude_images.end()) {
         events_excluded->Add();
         continue;
       }

@@ -244,7 +244,8 @@ TEST_F(VigildTest, RealCommandsRaiseAlertsWithProcessContext) {
   // 1. A script executed from a temp dir (the tmpfs lives under /tmp).
   WriteText(root_ + "/run.sh", "#!/bin/sh\necho hello >/dev/null\n");
   ::chmod((root_ + "/run.sh").c_str(), 0755);
-  ASSERT_EQ(Sh("/bin/bash -c 'cd " + root_ + " && ./run.sh first-arg'"), 0);
+  // "; true" keeps bash from exec'ing the script in place, so bash is its parent.
+  ASSERT_EQ(Sh("/bin/bash -c 'cd " + root_ + " && ./run.sh first-arg; true'"), 0);
   json exec = WaitAlert("7e57d000-0000-4000-8000-000000000003",
                         [&](const json& e) { return e.value("Image", "") == root_ + "/run.sh"; });
   ASSERT_FALSE(exec.is_null()) << Log() << Slurp(dir_ + "/alerts.jsonl");
@@ -252,8 +253,8 @@ TEST_F(VigildTest, RealCommandsRaiseAlertsWithProcessContext) {
   EXPECT_NE(exec["event"].value("CommandLine", "").find("first-arg"), std::string::npos) << exec.dump();
   EXPECT_EQ(exec["event"].value("CurrentDirectory", ""), root_) << exec.dump();
   EXPECT_EQ(exec["event"].value("User", ""), "root") << exec.dump();
-  EXPECT_EQ(exec["event"].value("ParentImage", ""), "/usr/bin/bash") << exec.dump();
-  EXPECT_NE(exec["event"].value("ParentCommandLine", "").find("./run.sh first-arg"), std::string::npos)
+  EXPECT_EQ(exec["event"].value("ParentImage", ""), "/bin/bash") << exec.dump();  // as exec'd, unresolved
+  EXPECT_NE(exec["event"].value("ParentCommandLine", "").find("./run.sh first-arg; true"), std::string::npos)
       << exec.dump();
   for (const char* key : {"time", "host", "content_version", "rule_id", "rule_title", "level", "tags", "event"}) {
     EXPECT_TRUE(exec.contains(key)) << key << " missing: " << exec.dump();
@@ -270,13 +271,14 @@ TEST_F(VigildTest, RealCommandsRaiseAlertsWithProcessContext) {
   // 2. A curl | sh style pipeline against a local file.
   WriteText(root_ + "/payload.sh", "echo payload >/dev/null\n");
   ASSERT_EQ(Sh("/bin/bash -c 'cat " + root_ + "/payload.sh | sh'"), 0);
-  if (Sh("command -v curl >/dev/null") == 0) {
+  if (fs::exists("/usr/bin/curl")) {
     ASSERT_EQ(Sh("/bin/bash -c 'curl -s file://" + root_ + "/payload.sh | sh'"), 0);
     bool piped = WaitFor(
         [&] {
           for (auto& a : Alerts()) {
             std::string cl = a["event"].value("CommandLine", "");
-            if (cl.find("curl -s file://" + root_) != std::string::npos && a["rule_title"].get<std::string>().find("Pipe") != std::string::npos)
+            // The default rule "Remote Content Piped Straight Into a Shell".
+            if (cl.find("curl -s file://" + root_) != std::string::npos && a["rule_id"] == "28c81625-f546-4faa-9eb6-40804ffe6062")
               return true;
           }
           return false;
@@ -291,7 +293,9 @@ TEST_F(VigildTest, RealCommandsRaiseAlertsWithProcessContext) {
                          [&](const json& e) { return e.value("TargetFilename", "") == root_ + "/watched/out.txt"; });
   ASSERT_FALSE(write.is_null()) << Log() << Slurp(dir_ + "/alerts.jsonl");
   EXPECT_EQ(write["event"]["event"], "file_change");
-  EXPECT_EQ(write["event"].value("Image", ""), "/usr/bin/dash") << write.dump();
+  // The exec path as given (eBPF reports it unresolved; docs/ebpf-source.md).
+  EXPECT_EQ(write["event"].value("Image", ""), "/bin/sh") << write.dump();
+  EXPECT_NE(write["event"].value("CommandLine", "").find("echo data >"), std::string::npos) << write.dump();
 
   // 4. A connect to the loopback listener.
   int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -377,10 +381,10 @@ bool ParseFinal(const std::string& log, const std::string& source, FinalCounts* 
 TEST_F(VigildTest, DropAccountingIsExactUnderAFlood) {
   Build(dir_ + "/content.vbundle", TestRules(root_, port_), false, 300);
   // No eBPF (so only this tree's file events exist) and a one-slot queue.
+  fs::create_directories(root_ + "/flood");  // before vigild: only the flood itself is seen
   StartVigild(Config(/*ebpf=*/false, /*source_queue=*/1));
   // symlink() makes exactly one FAN_CREATE each and never merges: N events.
   constexpr int kFlood = 8000;  // below fanotify's 16384-event kernel queue
-  fs::create_directories(root_ + "/flood");
   pid_t child = ::fork();
   if (child == 0) {
     for (int i = 0; i < kFlood; ++i) {
