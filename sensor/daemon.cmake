@@ -7,3 +7,10 @@ if(TARGET vigil_sensor_core AND TARGET vigil_sensor_io AND TARGET vigil_builtin_
   vigil_test(vigild_test SRCS vigild_test.cc DEPS nlohmann_json::nlohmann_json LABELS live TIMEOUT 180)
   add_dependencies(vigild_test vigild vigil)
 endif()
+
+# The .deb carries the binaries, unit, config and default content.
+if(TARGET vigild)
+  add_test(NAME package_deb
+           COMMAND ${CMAKE_COMMAND} -DBUILD_DIR=${CMAKE_BINARY_DIR} -P ${PROJECT_SOURCE_DIR}/cmake/CheckPackage.cmake)
+  set_tests_properties(package_deb PROPERTIES TIMEOUT 600 LABELS package)
+endif()
