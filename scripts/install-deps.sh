@@ -15,6 +15,8 @@ PACKAGES=(
   libfmt-dev libcli11-dev libexpected-dev          # formatting, command line, Result<T>
   libgtest-dev libbenchmark-dev                    # tests and benchmarks
   libbpf-dev bpftool libelf-dev zlib1g-dev         # eBPF source: libbpf, vmlinux.h and skeleton generation
+  libtomlplusplus-dev                              # vigild's TOML config file (headers used header-only)
+  libcpp-httplib-dev                               # vigild's Prometheus /metrics HTTP endpoint
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -5,16 +5,30 @@
 //   if (!c) die(c.error());   // "vigild.toml:12: sinks.jsonl.max_bytes: must be >= 4096"
 //   Config d = Config();      // the defaults
 //
-// Thread-safety: plain values.
+// Every problem is reported, not just the first: the Status message holds one
+// "<file>:<line>: <key>: <reason>" line per problem, sorted by line. Syntax
+// errors stop the parse and read "<file>:<line>:<column>: syntax: <reason>".
+//
+// Thread-safety: plain values and stateless functions.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
 
 namespace vigil::sensor {
+
+// Bounds on what a config file may hold (docs/config.md).
+inline constexpr size_t kMaxConfigBytes = 1 << 20;
+inline constexpr uint32_t kMaxQueueSize = 16u << 20;   // queues and the process table (which needs >= 2)
+inline constexpr uint64_t kMinJsonlMaxBytes = 4096;
+inline constexpr uint32_t kMaxJsonlKeep = 100;
+inline constexpr size_t kMaxConfigListEntries = 4096;  // per array (paths, images)
+inline constexpr size_t kMaxConfigStringBytes = 4096;  // per string (PATH_MAX)
 
 struct Config {
   // [sources]
@@ -28,10 +42,11 @@ struct Config {
   bool watch_content = true;                     // reload when content_path changes
   // [sinks]
   bool stdout_sink = true;
+  bool syslog_sink = false;
+  // [sinks.jsonl]
   std::string jsonl_path;                        // "" = off
   uint64_t jsonl_max_bytes = 64ull << 20;        // rotate at this size
   uint32_t jsonl_keep = 5;                       // rotated files kept
-  bool syslog_sink = false;
   // [metrics]
   std::string metrics_listen = "127.0.0.1:9464";  // "host:port" (loopback only) or "unix:/path"; "" = off
   // [exclusions]
@@ -48,8 +63,25 @@ struct Config {
 };
 
 // Parses `text` (named `file_name` in messages). Unknown keys are errors
-// (a typo must not silently fall back to a default).
+// (a typo must not silently fall back to a default). Text longer than
+// kMaxConfigBytes is refused (kLimitExceeded) without parsing; every other
+// problem is kInvalidArgument.
 Result<Config> ParseConfig(std::string_view text, std::string_view file_name);
+// Reads `path` (at most kMaxConfigBytes, a regular file) and parses it.
 Result<Config> LoadConfig(const std::string& path);
+
+// A metrics listen address, checked: TCP on a loopback host only, or a unix
+// socket. Shared by the config check and MetricsServer so both refuse the
+// same addresses.
+struct ListenAddress {
+  bool is_unix = false;
+  std::string host;   // TCP: "127.0.0.1" (any 127/8), "::1" (brackets removed) or "localhost"
+  uint16_t port = 0;  // TCP: 0 = pick a free port
+  std::string path;   // unix: absolute socket path, shorter than sun_path
+};
+// "127.0.0.1:9464", "[::1]:9464", "localhost:0", "unix:/run/vigil/metrics.sock".
+// The error message is the reason only ("not a loopback address: 0.0.0.0"),
+// for the caller to put context around.
+Result<ListenAddress> ParseListenAddress(std::string_view listen);
 
 }  // namespace vigil::sensor

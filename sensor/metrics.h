@@ -10,8 +10,18 @@
 //   m.SetGauge("vigil_degraded", "1 when ...", {}, 1.0);
 //   auto server = MetricsServer::Start("127.0.0.1:9464", m);  // GET /metrics
 //
-// Thread-safety: registration (Add*) before serving, from one thread; updates
-// (Add, Observe, Set) from any thread, lock-free; Render() from any thread.
+// Names and label names must match [a-zA-Z_:][a-zA-Z0-9_:]* and one name has
+// one type: breaking either is a programming error and aborts at startup.
+// Label values and help texts may hold anything; Render() escapes them.
+//
+// The unix: transport is vigil's own (Debian 12's cpp-httplib 0.11 cannot
+// listen on a unix socket): one connection at a time, HTTP/1.0-style
+// "Connection: close", 2 s per request. TCP uses cpp-httplib with two worker
+// threads and 5 s read/write timeouts.
+//
+// Thread-safety: registration (Add*) from any thread (a mutex, it is rare);
+// updates (Add, Observe, Set) from any thread, lock-free; Render() from any
+// thread. MetricsServer: create and destroy from one thread.
 #pragma once
 
 #include <atomic>
@@ -46,6 +56,9 @@ class Gauge {
   std::atomic<double> value_{0};
 };
 
+// Buckets are the upper bounds, sorted and deduplicated here (+Inf is
+// implicit). count() is derived from the buckets so _count always equals the
+// +Inf bucket; _sum may trail them by an in-flight Observe().
 class Histogram {
  public:
   explicit Histogram(std::vector<double> bounds);
@@ -58,8 +71,7 @@ class Histogram {
 
  private:
   std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // bounds_.size() + 1
-  std::atomic<uint64_t> count_{0};
+  std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // bounds_.size() + 1, not cumulative
   std::atomic<double> sum_{0};
 };
 
@@ -73,7 +85,8 @@ class Metrics {
   Gauge& AddGauge(const std::string& name, const std::string& help, const Labels& labels = {});
   Histogram& AddHistogram(const std::string& name, const std::string& help, std::vector<double> bounds,
                           const Labels& labels = {});
-  // The exposition text (text/plain; version=0.0.4).
+  // The exposition text (text/plain; version=0.0.4): families in
+  // registration order, each with HELP and TYPE once, series in order.
   std::string Render() const;
 
  private:
@@ -83,8 +96,11 @@ class Metrics {
 
 class MetricsServer {
  public:
-  // "127.0.0.1:PORT", "[::1]:PORT", "localhost:PORT" or "unix:/path". Refuses
-  // non-loopback addresses. Serves GET /metrics on its own thread.
+  // "127.0.0.1:PORT", "[::1]:PORT", "localhost:PORT" or "unix:/path" (see
+  // ParseListenAddress in sensor/config.h). Refuses non-loopback addresses
+  // (kInvalidArgument) and reports bind failures (kIo). Serves GET /metrics
+  // on its own thread; `metrics` must outlive the server. A stale socket
+  // file at a unix: path is replaced; any other file there is refused.
   static Result<std::unique_ptr<MetricsServer>> Start(const std::string& listen, const Metrics& metrics);
   ~MetricsServer();  // stops the thread, closes (and unlinks a unix socket)
   std::string address() const;  // the bound address (port resolved if 0 was asked)

@@ -6,7 +6,11 @@
 //   auto f = JsonlFileSink::Open({.path = "/var/log/vigil/alerts.jsonl"});
 //   for (auto& s : sinks) s->Write(alert_line);   // one JSON object + '\n'
 //
+// Failure policy: a sink never throws and never stops; a line it cannot
+// deliver is counted in stats().failed and the next line is tried afresh.
+//
 // Thread-safety: a Sink is used by one thread (the sink thread).
+// AppendAlertLine is stateless.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +31,8 @@ struct AlertContext {
 
 // {"time":"2026-11-24T13:45:10.123456Z","host":..,"content_version":N,"rule_id":..,"rule_title":..,
 //  "level":..,"tags":[..],"event":{"event":"process_creation",...all fields...}}\n
+// `time` is the event's time_ns in UTC. Strings are JSON-escaped; bytes that
+// are not UTF-8 become U+FFFD, so the line is always valid JSON.
 void AppendAlertLine(std::string& out, const AlertContext& ctx, const content::Rule& rule,
                      const OwnedEvent& event, const Schema& schema);
 
@@ -47,6 +53,9 @@ class Sink {
   virtual SinkStats stats() const = 0;
 };
 
+// fwrite + fflush per line: alerts are rare and `vigild | jq` should see
+// each as it happens. The daemon must ignore SIGPIPE (a closed pipe is then
+// a counted failure, not a dead sensor).
 class StdoutSink final : public Sink {
  public:
   std::string_view name() const override { return "stdout"; }
@@ -60,12 +69,22 @@ class StdoutSink final : public Sink {
 
 struct JsonlOptions {
   std::string path;
-  uint64_t max_bytes = 64ull << 20;
-  uint32_t keep = 5;  // path.1 .. path.keep
+  uint64_t max_bytes = 64ull << 20;  // >= 1 here; the config asks >= 4096
+  uint32_t keep = 5;                 // path.1 .. path.keep, 1..100
 };
 
+// Appends lines to `path` (O_APPEND, mode 0640). Before a line that would
+// take the file past max_bytes (and the file is not empty), rotates:
+// path.(keep-1) -> path.keep (the oldest is dropped), ..., path -> path.1,
+// then opens a fresh path. The old descriptor is kept until the new file is
+// open, so a failed reopen only means the line lands in path.1: no line is
+// lost to rotation. A line is written whole or not at all: a short write
+// (disk full) is cut back off with ftruncate. Flush() does not fsync:
+// lines reach the kernel in Write(). Nothing else may rotate the file
+// (no external logrotate).
 class JsonlFileSink final : public Sink {
  public:
+  // kInvalidArgument for bad options, kIo when the file cannot be opened.
   static Result<std::unique_ptr<JsonlFileSink>> Open(JsonlOptions options);
   ~JsonlFileSink() override;
   std::string_view name() const override { return "jsonl"; }
@@ -76,15 +95,21 @@ class JsonlFileSink final : public Sink {
  private:
   explicit JsonlFileSink(JsonlOptions options, int fd, uint64_t size);
   void Rotate();
+  bool WriteWhole(std::string_view line);
   JsonlOptions options_;
   int fd_;
   uint64_t size_;
   SinkStats stats_;
 };
 
+// Lines longer than kMaxSyslogLineBytes are cut there (and are then not
+// valid JSON; the JSONL sink keeps the whole line). openlog() is
+// process-wide: have at most one SyslogSink, and no other openlog() caller.
+inline constexpr size_t kMaxSyslogLineBytes = 4096;
+
 class SyslogSink final : public Sink {
  public:
-  SyslogSink();   // openlog("vigild", LOG_PID, LOG_AUTHPRIV)
+  SyslogSink();   // openlog("vigild", LOG_PID, LOG_AUTHPRIV); messages at LOG_WARNING
   ~SyslogSink() override;
   std::string_view name() const override { return "syslog"; }
   void Write(std::string_view line) override;
