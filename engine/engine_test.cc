@@ -5,6 +5,7 @@
 // trigger (computed directly), and checks the reference evaluator agrees.
 #include "engine/engine.h"
 
+#include <random>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -398,6 +399,41 @@ TEST(EngineCreate, RefusesOutOfRangeReferences) {
   std::vector<Instr> deep;
   for (size_t i = 0; i <= content::kMaxStackDepth; ++i) deep.push_back({OpCode::kAtom, 0, 0});
   EXPECT_TRUE(refused(MakeRule({ok}, deep)));
+}
+
+TEST(EngineCreate, HostileRulesAreRefusedOrRunSafely) {
+  // Valid random rules with one field of one atom or instruction garbled:
+  // Create() must refuse (kVerifyFailed) or build an engine that evaluates
+  // without reading out of bounds (the sanitizer build checks the latter).
+  std::mt19937_64 rng(99);
+  size_t refused = 0, built = 0;
+  for (int round = 0; round < 400; ++round) {
+    content::Ruleset rs = testing::RandomRuleset(rng, S(), 4);
+    content::Rule& r = rs.rules[rng() % rs.rules.size()];
+    switch (rng() % 6) {
+      case 0: r.atoms[rng() % r.atoms.size()].field = static_cast<FieldIndex>(rng()); break;
+      case 1: r.atoms[rng() % r.atoms.size()].ref_field = static_cast<FieldIndex>(rng());
+              r.atoms[0].op = AtomOp::kFieldRef; break;
+      case 2: r.atoms[rng() % r.atoms.size()].op = static_cast<AtomOp>(rng() % 32); break;
+      case 3: r.program[rng() % r.program.size()].a = static_cast<uint32_t>(rng() % 12); break;
+      case 4: r.program[rng() % r.program.size()].op = static_cast<OpCode>(rng() % 10); break;
+      default: r.event_type = static_cast<EventTypeId>(rng() % 12); break;
+    }
+    auto engine = Engine::Create(rs, S());
+    if (!engine) {
+      EXPECT_EQ(engine.error().code(), Code::kVerifyFailed) << engine.error().ToString();
+      ++refused;
+      continue;
+    }
+    ++built;
+    auto scratch = (*engine)->NewScratch();
+    for (int e = 0; e < 20; ++e) {
+      OwnedEvent ev = testing::RandomEvent(rng, S(), static_cast<EventTypeId>(rng() % S().event_types().size()));
+      for (uint32_t m : (*engine)->Evaluate(ev.view(), *scratch)) EXPECT_LT(m, rs.rules.size());
+    }
+  }
+  EXPECT_GT(refused, 50u);
+  EXPECT_GT(built, 50u);
 }
 
 TEST(EngineEvaluate, WrongShapeOrForeignScratchMatchesNothing) {
