@@ -5,7 +5,8 @@
 //   LiteralIndex::Builder b(schema.event_type(t));
 //   b.Add({atom, field, Anchor::kSuffix, "/bash", /*cased=*/false});
 //   Result<LiteralIndex> index = std::move(b).Build();
-//   index->Scan(event, hs_scratch, buffer, sink);   // sets sink bits per true atom
+//   index->AllocScratch(&hs_scratch);                // once per thread
+//   index->Scan(event, hs_scratch, buffer, buffer_size, sink);  // marks true atoms
 //
 // How it works: the present scanned fields are copied back to back into one
 // buffer and scanned once. Hyperscan searches for each literal's last
