@@ -17,6 +17,8 @@ PACKAGES=(
   libbpf-dev bpftool libelf-dev zlib1g-dev         # eBPF source: libbpf, vmlinux.h and skeleton generation
   libtomlplusplus-dev                              # vigild's TOML config file (headers used header-only)
   libcpp-httplib-dev                               # vigild's Prometheus /metrics HTTP endpoint
+  file                                             # cpack: finds the ELF files whose libraries the .deb depends on
+  curl                                             # vigild live test: a curl | sh pipeline against a local file
 )
 
 if [[ $(id -u) -ne 0 ]]; then
