@@ -457,6 +457,9 @@ void Daemon::Impl::EvalLoop() {
   OwnedEvent event;
   std::string json;
   DelayLine delayed(config.source_queue);
+  // vigil_alerts_total{rule_id}, registered on a rule's first alert and then
+  // cached by rule index for the current engine snapshot.
+  std::vector<Counter*> rule_counters;
   for (;;) {
     // Next event: a delayed file event whose time has come (or everything at
     // shutdown), else the queue; a file event from the queue goes to the
@@ -481,6 +484,7 @@ void Daemon::Impl::EvalLoop() {
       current = engine;
       scratch = current->NewScratch();
       seen_generation = g;
+      rule_counters.assign(current->rules().size(), nullptr);
     }
     if (!builder.Build(item.raw(), table, event)) {
       events_unbuilt->Add();
@@ -509,8 +513,14 @@ void Daemon::Impl::EvalLoop() {
     AlertContext ctx{host, current->info().content_version};
     for (uint32_t rule_index : matches) {
       std::string line;
-      AppendAlertLine(line, ctx, current->rules()[rule_index], event, schema);
+      const content::Rule& rule = current->rules()[rule_index];
+      AppendAlertLine(line, ctx, rule, event, schema);
       alerts_total->Add();
+      if (rule_counters[rule_index] == nullptr) {
+        rule_counters[rule_index] =
+            &metrics.AddCounter("vigil_rule_alerts_total", "Alerts raised, by rule", {{"rule_id", rule.id}});
+      }
+      rule_counters[rule_index]->Add();
       if (!alert_queue.TryPush(std::move(line))) alerts_dropped->Add();
     }
   }

@@ -147,7 +147,7 @@ class VigildTest : public ::testing::Test {
       << "\"]\n"
       << "[content]\npath = \"" << dir_ << "/content.vbundle\"\n"
       << "[sinks]\nstdout = false\n[sinks.jsonl]\npath = \"" << dir_ << "/alerts.jsonl\"\n"
-      << "[metrics]\nlisten = \"\"\n"
+      << "[metrics]\nlisten = \"unix:" << dir_ << "/metrics.sock\"\n"
       << "[queues]\nsource = " << source_queue << "\n";
     return c.str();
   }
@@ -197,6 +197,13 @@ class VigildTest : public ::testing::Test {
   }
 
   std::string Log() { return Slurp(dir_ + "/stderr"); }
+
+  // GET /metrics over the daemon's unix socket.
+  std::string Metrics() {
+    std::string out = dir_ + "/metrics.txt";
+    Sh("curl -s --unix-socket " + dir_ + "/metrics.sock http://localhost/metrics -o " + out);
+    return Slurp(out);
+  }
 
   std::vector<json> Alerts() {
     std::vector<json> out;
@@ -310,6 +317,15 @@ TEST_F(VigildTest, RealCommandsRaiseAlertsWithProcessContext) {
   ASSERT_FALSE(conn.is_null()) << Log() << Slurp(dir_ + "/alerts.jsonl");
   EXPECT_EQ(conn["event"].value("DestinationIp", ""), "127.0.0.1");
   EXPECT_EQ(conn["event"].value("ProcessId", 0), static_cast<int>(::getpid()));
+
+  // Metrics: alerts by rule, events by type, the degraded flag.
+  std::string metrics = Metrics();
+  EXPECT_NE(metrics.find("vigil_rule_alerts_total{rule_id=\"7e57d000-0000-4000-8000-000000000002\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("vigil_events_total{type=\"network_connection\"}"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("vigil_degraded 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("vigil_eval_seconds_bucket"), std::string::npos) << metrics;
 
   EXPECT_EQ(StopVigild(), 0) << Log();
   EXPECT_NE(Log().find("stopped:"), std::string::npos) << Log();
