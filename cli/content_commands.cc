@@ -126,13 +126,8 @@ int RunContentBuild(const BuildArgs& args) {
 }
 
 int RunContentVerify(const std::string& bundle_path) {
-  Diagnostics diags;
-  Result<content::Ruleset> rs = LoadBundleFile(bundle_path, diags);
-  if (!rs) {
-    std::fprintf(stderr, "refused: %s\n", rs.error().ToString().c_str());
-    std::fputs(diags.ToText().c_str(), stderr);
-    return 1;
-  }
+  std::optional<content::Ruleset> rs = LoadBundleOrReport(bundle_path);
+  if (!rs) return 1;
   std::printf("ok: %s: %zu rules, content version %llu, channel %s, schema %s, expires %s\n",
               bundle_path.c_str(), rs->rules.size(), static_cast<unsigned long long>(rs->info.content_version),
               rs->info.channel.c_str(), HashToHex(rs->info.schema_hash).substr(0, 16).c_str(),
@@ -141,13 +136,8 @@ int RunContentVerify(const std::string& bundle_path) {
 }
 
 int RunContentInspect(const InspectArgs& args) {
-  Diagnostics diags;
-  Result<content::Ruleset> rs = LoadBundleFile(args.bundle, diags);
-  if (!rs) {
-    std::fprintf(stderr, "refused: %s\n", rs.error().ToString().c_str());
-    std::fputs(diags.ToText().c_str(), stderr);
-    return 1;
-  }
+  std::optional<content::Ruleset> rs = LoadBundleOrReport(args.bundle);
+  if (!rs) return 1;
   const auto& info = rs->info;
   const Schema& schema = Schema::Builtin();
   if (args.json) {
@@ -191,13 +181,8 @@ int RunContentInspect(const InspectArgs& args) {
 }
 
 int RunContentTest(const TestArgs& args) {
-  Diagnostics diags;
-  Result<content::Ruleset> rs = LoadBundleFile(args.bundle, diags);
-  if (!rs) {
-    std::fprintf(stderr, "refused: %s\n", rs.error().ToString().c_str());
-    std::fputs(diags.ToText().c_str(), stderr);
-    return 1;
-  }
+  std::optional<content::Ruleset> rs = LoadBundleOrReport(args.bundle);
+  if (!rs) return 1;
   auto engine = engine::Engine::Create(*rs, Schema::Builtin());
   if (!engine) {
     std::fprintf(stderr, "vigil content test: %s\n", engine.error().ToString().c_str());

@@ -4,17 +4,16 @@
 // Thread-safety: stateless functions.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "base/json.h"
 #include "base/status.h"
 #include "content/diagnostic.h"
 #include "content/ir.h"
 
 namespace vigil::cli {
-
-// Appends `s` as a JSON string literal (quotes included).
-void AppendJsonString(std::string& out, std::string_view s);
 
 // Appends one alert line ending in '\n':
 // {"rule_id":..,"rule_title":..,"level":..,"tags":[..],"content_version":N,"event":<raw_event>}
@@ -22,8 +21,10 @@ void AppendJsonString(std::string& out, std::string_view s);
 void AppendAlertJson(std::string& out, const content::Rule& rule, uint64_t content_version,
                      std::string_view raw_event);
 
-// Reads (bounded by content::kMaxBundleBytes) and verifies a bundle against
-// the builtin schema; refuses one whose expiry has passed.
-Result<content::Ruleset> LoadBundleFile(const std::string& path, content::Diagnostics& diags);
+// Loads a bundle the one way every consumer must (content/bundle_file.h:
+// bounded read, checksum, verifier, expiry) against the builtin schema. On
+// refusal prints "<prefix>refused: <reason>" and every diagnostic to stderr
+// and returns nullopt.
+std::optional<content::Ruleset> LoadBundleOrReport(const std::string& path, std::string_view prefix = "");
 
 }  // namespace vigil::cli

@@ -22,13 +22,8 @@ constexpr size_t kFlushBytes = 1 << 16;
 }  // namespace
 
 int RunReplay(const ReplayArgs& args) {
-  content::Diagnostics diags;
-  Result<content::Ruleset> rs = LoadBundleFile(args.bundle, diags);
-  if (!rs) {
-    std::fprintf(stderr, "vigil replay: bundle refused: %s\n", rs.error().ToString().c_str());
-    std::fputs(diags.ToText().c_str(), stderr);
-    return 1;
-  }
+  std::optional<content::Ruleset> rs = LoadBundleOrReport(args.bundle, "vigil replay: bundle ");
+  if (!rs) return 1;
   auto engine = engine::Engine::Create(*rs, Schema::Builtin());
   if (!engine) {
     std::fprintf(stderr, "vigil replay: %s\n", engine.error().ToString().c_str());

@@ -1,5 +1,7 @@
 #include "content/ir.h"
 
+#include "base/json.h"
+
 namespace vigil::content {
 
 std::string_view LevelName(Level level) {
@@ -11,6 +13,21 @@ std::string_view LevelName(Level level) {
     case Level::kCritical: return "critical";
   }
   return "unknown";
+}
+
+void AppendRuleJsonFields(std::string& out, const Rule& rule) {
+  out += "\"rule_id\":";
+  AppendJsonString(out, rule.id);
+  out += ",\"rule_title\":";
+  AppendJsonString(out, rule.title);
+  out += ",\"level\":";
+  AppendJsonString(out, LevelName(rule.level));
+  out += ",\"tags\":[";
+  for (size_t i = 0; i < rule.tags.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendJsonString(out, rule.tags[i]);
+  }
+  out.push_back(']');
 }
 
 }  // namespace vigil::content

@@ -106,6 +106,11 @@ struct Rule {
   bool operator==(const Rule&) const = default;
 };
 
+// Appends the rule's identity as JSON object members, no braces:
+// "rule_id":"...","rule_title":"...","level":"high","tags":[...]
+// (the part every alert line shares; docs/alerts.md).
+void AppendRuleJsonFields(std::string& out, const Rule& rule);
+
 // Metadata a bundle header carries (see docs/bundle-format.md).
 struct RulesetInfo {
   uint32_t schema_version = 0;

@@ -33,7 +33,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -105,9 +104,22 @@ std::vector<std::string> Lines(const std::string& text) {
   return out;
 }
 
+// The value of a top-level `id:` line ("id: 'abc-1'" -> "abc-1"), or "".
+std::string TopLevelId(const std::string& line) {
+  if (line.rfind("id:", 0) != 0) return "";
+  std::string v = line.substr(3);
+  auto trim = [&](const char* chars) {
+    v.erase(0, v.find_first_not_of(chars));
+    v.erase(v.find_last_not_of(chars) + 1);
+  };
+  trim(" \t\r");
+  trim("'\"");
+  if (v.empty() || v.find_first_not_of("0123456789abcdefABCDEF-") != std::string::npos) return "";
+  return v;
+}
+
 // Top-level `id:` of every rule document in the .yml files under `dir`.
 std::map<std::string, std::string> RuleIdsIn(const fs::path& dir) {
-  static const std::regex kId(R"(^id:\s*['"]?([0-9A-Za-z-]+)['"]?\s*$)");
   std::map<std::string, std::string> ids;  // id -> file
   if (!fs::is_directory(dir)) return ids;
   for (const auto& entry : fs::recursive_directory_iterator(dir)) {
@@ -115,8 +127,7 @@ std::map<std::string, std::string> RuleIdsIn(const fs::path& dir) {
     const auto ext = entry.path().extension();
     if (ext != ".yml" && ext != ".yaml") continue;
     for (const auto& line : Lines(ReadAll(entry.path().string()))) {
-      std::smatch m;
-      if (std::regex_match(line, m, kId)) ids.emplace(m[1].str(), entry.path().string());
+      if (std::string id = TopLevelId(line); !id.empty()) ids.emplace(id, entry.path().string());
     }
   }
   return ids;

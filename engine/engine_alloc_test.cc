@@ -16,31 +16,12 @@
 
 #include <gtest/gtest.h>
 
+#include "base/testing/alloc_counter.h"
+
 #include "engine/engine.h"
 #include "engine/testing/corpus.h"
 #include "engine/testing/rule_generator.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define VIGIL_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VIGIL_ASAN 1
-#endif
-#endif
-
-namespace {
-std::atomic<size_t> g_allocations{0};
-}  // namespace
-
-#ifndef VIGIL_ASAN
-void* operator new(size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-#endif
 
 namespace vigil::engine {
 namespace {
@@ -56,18 +37,16 @@ size_t AllocationsOfSecondPass(const content::Ruleset& rs, const std::vector<tes
   for (const auto& ev : events) matched += (*engine)->Evaluate(ev.view(), *scratch).size();
   EXPECT_GT(matched, 0u);
 
-  const size_t before = g_allocations.load();
+  const size_t before = test_support::AllocationCount();
   size_t matched_again = 0;
   for (const auto& ev : events) matched_again += (*engine)->Evaluate(ev.view(), *scratch).size();
-  const size_t allocations = g_allocations.load() - before;
+  const size_t allocations = test_support::AllocationCount() - before;
   EXPECT_EQ(matched_again, matched);
   return allocations;
 }
 
 TEST(EngineAlloc, EvaluateDoesNotAllocate) {
-#ifdef VIGIL_ASAN
-  GTEST_SKIP() << "operator new belongs to AddressSanitizer in this build";
-#endif
+  if (!test_support::AllocCounterAvailable()) GTEST_SKIP() << test_support::kAllocCounterUnavailable;
   const Schema& schema = Schema::Builtin();
   std::mt19937_64 rng(7);
   content::Ruleset rs = testing::RandomRuleset(rng, schema, 400);
@@ -79,9 +58,7 @@ TEST(EngineAlloc, EvaluateDoesNotAllocate) {
 }
 
 TEST(EngineAlloc, CompiledContentDoesNotAllocate) {
-#ifdef VIGIL_ASAN
-  GTEST_SKIP() << "operator new belongs to AddressSanitizer in this build";
-#endif
+  if (!test_support::AllocCounterAvailable()) GTEST_SKIP() << test_support::kAllocCounterUnavailable;
   const Schema& schema = Schema::Builtin();
   std::vector<testing::OwnedEvent> events = testing::GenerateEventMix(schema, 3000, 11, {});
   testing::CompiledCorpus generated = testing::CompileSigmaFiles(testing::GenerateSigmaRules(500, 11));

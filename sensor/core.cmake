@@ -6,5 +6,5 @@ vigil_library(vigil_sensor_core
 
 vigil_test(process_table_test SRCS ${CMAKE_CURRENT_LIST_DIR}/process_table_test.cc DEPS vigil_sensor_core)
 vigil_test(event_builder_test SRCS ${CMAKE_CURRENT_LIST_DIR}/event_builder_test.cc
-  DEPS vigil_sensor_core vigil_replay)
-vigil_test(bounded_queue_test SRCS ${CMAKE_CURRENT_LIST_DIR}/bounded_queue_test.cc DEPS vigil_sensor_core)
+  DEPS vigil_sensor_core vigil_replay vigil_alloc_counter)
+vigil_test(bounded_queue_test SRCS ${CMAKE_CURRENT_LIST_DIR}/bounded_queue_test.cc DEPS vigil_sensor_core vigil_alloc_counter)

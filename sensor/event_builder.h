@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "base/json.h"
 #include "schema/event.h"
 #include "sensor/process_table.h"
 #include "sources/source.h"
@@ -126,8 +127,6 @@ class EventBuilder {
 // event whose type is not in `schema` (built against another schema).
 void AppendEventJson(std::string& out, const OwnedEvent& event, const Schema& schema);
 
-// Appends `text` as a JSON string literal (quotes included), with the same
-// escaping and U+FFFD replacement as AppendEventJson.
-void AppendJsonString(std::string& out, std::string_view text);
+
 
 }  // namespace vigil::sensor

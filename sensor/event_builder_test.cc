@@ -21,30 +21,11 @@
 
 #include <gtest/gtest.h>
 
+#include "base/testing/alloc_counter.h"
+
 #include "sensor/bounded_queue.h"
 #include "sources/replay/event_json.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define VIGIL_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VIGIL_ASAN 1
-#endif
-#endif
-
-namespace {
-std::atomic<size_t> g_allocations{0};
-}  // namespace
-
-#ifndef VIGIL_ASAN
-void* operator new(size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-#endif
 
 namespace vigil::sensor {
 namespace {
@@ -463,9 +444,7 @@ TEST_F(EventBuilderTest, CopiesAndMovesKeepTheirOwnStorage) {
 // exit, in a table that recycles its slots. Once warm, building and encoding
 // allocate nothing.
 TEST(EventBuilderAlloc, NoAllocationOnceWarm) {
-#ifdef VIGIL_ASAN
-  GTEST_SKIP() << "operator new belongs to AddressSanitizer in this build";
-#endif
+  if (!test_support::AllocCounterAvailable()) GTEST_SKIP() << test_support::kAllocCounterUnavailable;
   const Schema& schema = Schema::Builtin();
   EventBuilder builder(schema);
   ProcessTable table({.max_entries = 64, .exited_grace_ns = kSecond, .proc_root = "/nonexistent",
@@ -509,10 +488,10 @@ TEST(EventBuilderAlloc, NoAllocationOnceWarm) {
   };
   for (int i = 0; i < 2000; ++i) cycle(i);  // every slot used and recycled
 
-  const size_t before = g_allocations.load();
+  const size_t before = test_support::AllocationCount();
   size_t built = 0;
   for (int i = 2000; i < 12000; ++i) built += cycle(i);
-  const size_t allocations = g_allocations.load() - before;
+  const size_t allocations = test_support::AllocationCount() - before;
   EXPECT_EQ(allocations, 0u);
   EXPECT_EQ(built, 40000u);
   EXPECT_LE(table.stats().entries, 64u);

@@ -24,26 +24,17 @@ void AppendRfc3339(std::string& out, uint64_t time_ns) {
 
 }  // namespace
 
-// Strings go through AppendJsonString (sensor/event_builder.h), the escaper
-// the embedded event uses, so the whole line follows one set of rules.
+// Strings go through AppendJsonString (base/json.h), the escaper the embedded
+// event uses, so the whole line follows one set of rules.
 void AppendAlertLine(std::string& out, const AlertContext& ctx, const content::Rule& rule, const OwnedEvent& event,
                      const Schema& schema) {
   out += "{\"time\":\"";
   AppendRfc3339(out, event.time_ns());
   out += "\",\"host\":";
   AppendJsonString(out, ctx.host);
-  out += fmt::format(",\"content_version\":{},\"rule_id\":", ctx.content_version);
-  AppendJsonString(out, rule.id);
-  out += ",\"rule_title\":";
-  AppendJsonString(out, rule.title);
-  out += ",\"level\":";
-  AppendJsonString(out, content::LevelName(rule.level));
-  out += ",\"tags\":[";
-  for (size_t i = 0; i < rule.tags.size(); ++i) {
-    if (i > 0) out += ',';
-    AppendJsonString(out, rule.tags[i]);
-  }
-  out += "],\"event\":";
+  out += fmt::format(",\"content_version\":{},", ctx.content_version);
+  content::AppendRuleJsonFields(out, rule);
+  out += ",\"event\":";
   AppendEventJson(out, event, schema);
   out += "}\n";
 }
