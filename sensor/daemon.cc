@@ -80,10 +80,16 @@ std::string BuildTreeDefault() {
   return exe.substr(0, slash) + "/../share/vigil/default.vbundle";
 }
 
+// argv can be megabytes; the command line is cut at this many bytes, as the
+// eBPF source cuts it in the kernel.
+constexpr size_t kMaxProcFileBytes = 64 << 10;
+
 bool ReadSmallFile(const std::string& path, std::string& out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return false;
-  out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  out.resize(kMaxProcFileBytes);
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  out.resize(static_cast<size_t>(in.gcount()));
   return true;
 }
 
