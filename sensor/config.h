@@ -53,7 +53,7 @@ struct Config {
   std::vector<std::string> exclude_paths;        // file events under these prefixes are dropped
   std::vector<std::string> exclude_images;       // events from these executables are dropped
   // [queues]
-  uint32_t source_queue = 65536;                 // per source, raw events
+  uint32_t source_queue = 8192;                  // raw events between the sources and evaluation
   uint32_t alert_queue = 16384;
   // [process_table]
   uint32_t process_table_max = 65536;

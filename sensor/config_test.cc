@@ -36,7 +36,7 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(c->metrics_listen, "127.0.0.1:9464");
   EXPECT_TRUE(c->exclude_paths.empty());
   EXPECT_TRUE(c->exclude_images.empty());
-  EXPECT_EQ(c->source_queue, 65536u);
+  EXPECT_EQ(c->source_queue, 8192u);
   EXPECT_EQ(c->alert_queue, 16384u);
   EXPECT_EQ(c->process_table_max, 65536u);
   EXPECT_EQ(c->record_path, "");
@@ -114,7 +114,7 @@ TEST(Config, MissingKeysKeepTheirDefaults) {
   EXPECT_EQ(c->jsonl_max_bytes, 64ull << 20);
   EXPECT_EQ(c->jsonl_keep, 5u);
   EXPECT_EQ(c->alert_queue, 7u);
-  EXPECT_EQ(c->source_queue, 65536u);
+  EXPECT_EQ(c->source_queue, 8192u);
   EXPECT_TRUE(c->stdout_sink);
 }
 

@@ -151,6 +151,7 @@ uint64_t RealtimeNs() {
 // learn about the actor first. A fixed ring: when it is full the oldest event
 // is evaluated early rather than dropped.
 constexpr uint64_t kFileEventDelayNs = 20'000'000;
+constexpr size_t kDelayLineSlots = 4096;
 
 class DelayLine {
  public:
@@ -321,6 +322,10 @@ Status Daemon::Impl::StartSources() {
     for (const auto& p : config.fanotify_paths) opt.marks.push_back({p, sources::fanotify::MarkScope::kFilesystem});
     opt.report_open = config.file_open_events;
     opt.report_exec = degraded;
+    // With eBPF the process table knows every actor: skip fanotify's per-event
+    // /proc lookups and pidfds (the pid is resolved through the table).
+    opt.lookup_actor = degraded;
+    opt.use_pidfd = degraded;
     opt.excluded_prefixes = config.exclude_paths;
     if (!config.fanotify) {
       // Degraded mode needs the group for exec events only.
@@ -462,7 +467,9 @@ void Daemon::Impl::EvalLoop() {
   OwnedRawEvent item;
   OwnedEvent event;
   std::string json;
-  DelayLine delayed(config.source_queue);
+  // 20 ms of file events at a few hundred thousand events/s; a full line
+  // evaluates its oldest event early, so the size bounds memory, not loss.
+  DelayLine delayed(std::min<size_t>(config.source_queue, kDelayLineSlots));
   // vigil_alerts_total{rule_id}, registered on a rule's first alert and then
   // cached by rule index for the current engine snapshot.
   std::vector<Counter*> rule_counters;

@@ -216,7 +216,11 @@ Result<size_t> EbpfSource::Poll(int timeout_ms, const RawEventHandler& handler) 
   state_->delivered = 0;
   int n = ring_buffer__poll(state_->ring, timeout_ms);
   state_->handler = nullptr;
-  RefreshLost();
+  const auto now = std::chrono::steady_clock::now();
+  if (state_->delivered == 0 || now - last_lost_refresh_ >= kLostRefreshInterval) {
+    RefreshLost();
+    last_lost_refresh_ = now;
+  }
   if (n < 0 && n != -EINTR) return Error(Code::kIo, "ebpf: polling the ring buffer: {}", strerror(-n));
   return state_->delivered;
 }

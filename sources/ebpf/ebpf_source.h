@@ -19,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -69,6 +70,11 @@ class EbpfSource final : public EventSource {
 
   EbpfOptions options_;
   std::unique_ptr<State> state_;
+  // RefreshLost costs a bpf() syscall per program; under an exec storm doing
+  // it after every poll was 9% of the sensor's CPU. Busy polls refresh at most
+  // this often; idle polls and Stop always do.
+  static constexpr std::chrono::milliseconds kLostRefreshInterval{100};
+  std::chrono::steady_clock::time_point last_lost_refresh_{};
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> lost_{0};
   std::atomic<uint64_t> errors_{0};

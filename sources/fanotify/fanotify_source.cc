@@ -490,6 +490,7 @@ const FanotifySource::Actor& FanotifySource::LookupActor(int32_t pid, int pidfd)
   actor_.image.clear();
   actor_.uid = 0;
   actor_.gid = 0;
+  if (!options_.lookup_actor) return actor_;  // unknown here; the consumer resolves the pid
   // With pidfds, none (FAN_NOPIDFD) means the process had exited when the
   // event was read: its pid may already name someone else.
   if (stats_.pidfd && pidfd < 0) {

@@ -54,6 +54,10 @@ struct FanotifyOptions {
   // reports every file execve opens: the program, a script's interpreter and
   // the ELF loader; the loader (ld-*.so) is dropped here, the rest reported.
   bool report_exec = false;
+  // Read the acting process's image and uid from /proc for every event.
+  // vigild turns this off when eBPF runs: its process table already knows
+  // every process, and these /proc reads were most of the source's cost.
+  bool lookup_actor = true;
   // FAN_RENAME (Linux 5.17+) reports both paths in one event. false forces
   // the FAN_MOVED_FROM/FAN_MOVED_TO pairing older kernels need (tests use it).
   bool use_fan_rename = true;

@@ -616,6 +616,26 @@ TEST_F(FanotifyLive, FileStormCostMeasurement) {
 namespace vigil::sources::fanotify {
 namespace {
 
+// With lookup_actor off (vigild with eBPF: its process table names actors)
+// events carry the pid and no /proc-derived image.
+TEST_F(FanotifyLive, LookupActorOffGivesPidOnly) {
+  FanotifyOptions opt = Options();
+  opt.lookup_actor = false;
+  FanotifySource src(std::move(opt));
+  ASSERT_TRUE(src.Start().ok());
+  Child child([&] { return WriteFile(P("quiet.txt"), "x"); });
+  ASSERT_TRUE(child.WaitDone());
+  std::vector<Seen> seen = PollUntil(src, [&](const std::vector<Seen>& s) {
+    return Find(s, RawKind::kFileCloseWrite, P("quiet.txt")) >= 0;
+  });
+  const int32_t pid = child.pid();
+  EXPECT_EQ(child.Release(), 0);
+  int i = Find(seen, RawKind::kFileCloseWrite, P("quiet.txt"));
+  ASSERT_GE(i, 0) << Describe(seen);
+  EXPECT_EQ(seen[static_cast<size_t>(i)].pid, pid);
+  EXPECT_TRUE(seen[static_cast<size_t>(i)].image.empty()) << seen[static_cast<size_t>(i)].image;
+}
+
 // Degraded mode's process events: FAN_OPEN_EXEC reported as kExec with the
 // executed file as image and the exec'ing process as pid.
 TEST_F(FanotifyLive, ReportExecGivesExecutedFileAndPid) {
