@@ -1,6 +1,6 @@
 # Install layout and the Debian package (cpack -G DEB in the build dir).
 include(GNUInstallDirs)
-if(TARGET vigild)
+if(NOT VIGIL_FUZZ)  # the fuzz preset builds no daemon
   install(TARGETS vigild vigil RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   install(FILES ${CMAKE_BINARY_DIR}/share/vigil/default.vbundle DESTINATION ${CMAKE_INSTALL_DATADIR}/vigil)
   install(FILES ${PROJECT_SOURCE_DIR}/etc/vigild.toml DESTINATION /etc/vigil)
