@@ -14,6 +14,7 @@
 #include <re2/re2.h>
 
 #include "content/condition_parser.h"
+#include "content/verifier.h"
 
 namespace vigil::content {
 namespace {
@@ -280,27 +281,17 @@ bool ParseInt64(std::string_view text, int64_t& out) {
 }
 
 // "10.0.0.0/8", "fe80::/10"; a bare address is a single host. Returns the
-// canonical text (with a prefix length) or nullopt.
+// canonical text (with a prefix length) or nullopt. The syntax is the
+// verifier's (CheckCidr).
 std::optional<std::string> ParseCidr(std::string_view text) {
-  size_t slash = text.find('/');
-  std::string addr(text.substr(0, slash));
-  unsigned char buf[16];
-  int max_prefix;
-  if (inet_pton(AF_INET, addr.c_str(), buf) == 1) {
-    max_prefix = 32;
-  } else if (inet_pton(AF_INET6, addr.c_str(), buf) == 1) {
-    max_prefix = 128;
-  } else {
-    return std::nullopt;
+  std::string cidr(text);
+  if (text.find('/') == std::string_view::npos) {
+    unsigned char buf[16];
+    cidr += inet_pton(AF_INET, cidr.c_str(), buf) == 1 ? "/32" : "/128";
   }
-  if (slash == std::string_view::npos) return fmt::format("{}/{}", addr, max_prefix);
-  std::string_view prefix = text.substr(slash + 1);
-  int bits = -1;
-  auto [ptr, ec] = std::from_chars(prefix.data(), prefix.data() + prefix.size(), bits);
-  if (ec != std::errc() || ptr != prefix.data() + prefix.size() || prefix.empty() || bits < 0 || bits > max_prefix) {
-    return std::nullopt;
-  }
-  return std::string(text);
+  std::string why;
+  if (!CheckCidr(cidr, why)) return std::nullopt;
+  return cidr;
 }
 
 std::optional<Level> ParseLevel(std::string_view text) {

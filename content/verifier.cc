@@ -49,44 +49,6 @@ std::string_view AtomOpName(uint8_t op) {
 bool IsTextOp(AtomOp op) { return op >= AtomOp::kEquals && op <= AtomOp::kRegex; }
 bool IsNumOp(AtomOp op) { return op >= AtomOp::kNumEq && op <= AtomOp::kNumGte; }
 
-// "10.0.0.0/8", "fe80::/10": an address inet_pton accepts, '/', then a
-// decimal prefix length no longer than the address.
-bool ParseCidr(std::string_view value, std::string& why) {
-  size_t slash = value.find('/');
-  if (slash == std::string_view::npos) {
-    why = "has no '/prefix'";
-    return false;
-  }
-  std::string addr(value.substr(0, slash));
-  std::string_view prefix = value.substr(slash + 1);
-  unsigned char buf[16];
-  int max_prefix;
-  if (inet_pton(AF_INET, addr.c_str(), buf) == 1) {
-    max_prefix = 32;
-  } else if (inet_pton(AF_INET6, addr.c_str(), buf) == 1) {
-    max_prefix = 128;
-  } else {
-    why = "address is neither IPv4 nor IPv6";
-    return false;
-  }
-  if (prefix.empty() || prefix.size() > 3) {
-    why = "prefix length is not a number of 1 to 3 digits";
-    return false;
-  }
-  int bits = 0;
-  for (char c : prefix) {
-    if (c < '0' || c > '9') {
-      why = "prefix length is not a decimal number";
-      return false;
-    }
-    bits = bits * 10 + (c - '0');
-  }
-  if (bits > max_prefix) {
-    why = fmt::format("prefix length {} exceeds {}", bits, max_prefix);
-    return false;
-  }
-  return true;
-}
 
 // '\' escapes the next byte, so a glob may not end inside an escape.
 bool GlobWellFormed(std::string_view glob) {
@@ -282,7 +244,7 @@ class RuleChecker {
     switch (atom.op) {
       case AtomOp::kCidr: {
         std::string why;
-        if (!ParseCidr(atom.value, why)) {
+        if (!CheckCidr(atom.value, why)) {
           Err(DiagCode::kVerifyValue, "atom {}: cidr '{}' {}", i, Shown(atom.value), why);
         }
         break;
@@ -473,6 +435,43 @@ bool Verify(const Ruleset& rs, const Schema& schema, Diagnostics& diags, const L
     RuleChecker(rule, schema, diags, at, budget).Run();
   }
   return diags.error_count() == before;
+}
+
+bool CheckCidr(std::string_view value, std::string& why) {
+  size_t slash = value.find('/');
+  if (slash == std::string_view::npos) {
+    why = "has no '/prefix'";
+    return false;
+  }
+  std::string addr(value.substr(0, slash));
+  std::string_view prefix = value.substr(slash + 1);
+  unsigned char buf[16];
+  int max_prefix;
+  if (inet_pton(AF_INET, addr.c_str(), buf) == 1) {
+    max_prefix = 32;
+  } else if (inet_pton(AF_INET6, addr.c_str(), buf) == 1) {
+    max_prefix = 128;
+  } else {
+    why = "address is neither IPv4 nor IPv6";
+    return false;
+  }
+  if (prefix.empty() || prefix.size() > 3) {
+    why = "prefix length is not a number of 1 to 3 digits";
+    return false;
+  }
+  int bits = 0;
+  for (char c : prefix) {
+    if (c < '0' || c > '9') {
+      why = "prefix length is not a decimal number";
+      return false;
+    }
+    bits = bits * 10 + (c - '0');
+  }
+  if (bits > max_prefix) {
+    why = fmt::format("prefix length {} exceeds {}", bits, max_prefix);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace vigil::content

@@ -9,6 +9,9 @@
 // Thread-safety: stateless; safe from any thread.
 #pragma once
 
+#include <string>
+#include <string_view>
+
 #include "content/diagnostic.h"
 #include "content/ir.h"
 
@@ -25,5 +28,11 @@ bool VerifyRule(const Rule& rule, const Schema& schema, Diagnostics& diags, cons
 // `schema`, rule count within bounds, ids unique, then every rule as above.
 // Returns true only when everything is acceptable.
 bool Verify(const Ruleset& rs, const Schema& schema, Diagnostics& diags, const Location& where);
+
+// The cidr operand syntax atoms accept: "10.0.0.0/8", "fe80::/10" (an address
+// inet_pton accepts, '/', a decimal prefix no longer than the address). The
+// compiler checks user values with it too, so the two cannot disagree. On
+// refusal `why` says what is wrong.
+bool CheckCidr(std::string_view value, std::string& why);
 
 }  // namespace vigil::content
