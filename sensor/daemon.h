@@ -9,7 +9,7 @@
 //
 // Threads: one per source (Poll -> raw queue), one evaluation thread, one sink
 // thread, and the caller's (Run: content watch, reload, metrics refresh).
-// Every hop counts what it received, dropped and passed (docs/metrics.md).
+// Every hop counts what it received, dropped and passed (docs/vigild.md, "Metrics").
 //
 // Thread-safety: RequestStop/RequestReload from any thread (async-signal-safe:
 // they only store atomics); everything else from the thread that calls Run.
