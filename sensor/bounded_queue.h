@@ -37,6 +37,7 @@ class BoundedQueue {
       : slots_(capacity == 0 ? 1 : capacity), capacity_(capacity == 0 ? 1 : capacity) {}
 
   bool TryPush(T&& item) {
+    bool was_empty = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (size_ == capacity_) {
@@ -47,10 +48,14 @@ class BoundedQueue {
       // string buffers circulate between producer, queue and consumer and a
       // warm queue does not allocate.
       std::swap(slots_[(head_ + size_) % capacity_], item);
+      was_empty = size_ == 0;
       ++size_;
       ++pushed_;
     }
-    cv_.notify_one();
+    // The consumer only waits on an empty queue (checked under mu_), so only
+    // the push that ends emptiness can have a waiter to wake; the rest skip
+    // the futex call.
+    if (was_empty) cv_.notify_one();
     return true;
   }
 

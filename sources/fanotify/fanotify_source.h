@@ -71,6 +71,11 @@ struct FanotifyOptions {
   std::vector<std::string> excluded_prefixes;
   // Directory handle -> path LRU entries; 0 turns the cache off.
   size_t dir_cache_entries = 1024;
+  // After poll() reports events, wait this long before reading them, so a
+  // storm is read in batches: while the reader sleeps outside the group's wait
+  // queue, queueing an event wakes nobody, which is most of what a listener
+  // costs the writing process. Adds at most this much latency (capped at 100 ms); 0 reads at once.
+  uint32_t batch_delay_us = 1000;
 };
 
 // Source-specific numbers beyond SourceCounters, for tuning and tests.
