@@ -23,6 +23,7 @@
 #include <sys/un.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <limits>
 
@@ -33,7 +34,8 @@ namespace {
 
 // Sections ([name] tables) the file may hold; anything else is a typo.
 constexpr std::string_view kSections[] = {"sources", "content",       "sinks",  "sinks.jsonl", "metrics",
-                                          "exclusions", "queues", "process_table", "daemon"};
+                                          "exclusions", "queues", "process_table", "daemon",  "update",
+                                          "shadow",  "supervisor"};
 
 constexpr size_t kMaxHostNameBytes = 255;  // HOST_NAME_MAX on Linux is 64; DNS allows 255
 
@@ -98,6 +100,33 @@ class Reader {
     if (path == "content.path") return String(path, node, line, c.content_path);
     if (path == "content.default_path") return String(path, node, line, c.default_content_path);
     if (path == "content.watch") return Bool(path, node, line, c.watch_content);
+    if (path == "content.store") return AbsolutePathOrEmpty(path, node, line, c.store_path);
+    if (path == "content.trust_root") return AbsolutePathOrEmpty(path, node, line, c.trust_root_path);
+    if (path == "content.health_window_seconds") {
+      return Integer(path, node, line, 1, kMaxConfigSeconds, c.health_window_seconds);
+    }
+    if (path == "update.manifest_url") return Url(path, node, line, c.update_manifest_url);
+    if (path == "update.channel") return Channel(path, node, line, c.update_channel);
+    if (path == "update.poll_seconds") return Integer(path, node, line, 1, kMaxConfigSeconds, c.update_poll_seconds);
+    if (path == "update.timeout_seconds") return Integer(path, node, line, 1, 3600, c.update_timeout_seconds);
+    if (path == "update.max_bundle_bytes") {
+      return Integer(path, node, line, 4096, int64_t{64} << 20, c.update_max_bundle_bytes);
+    }
+    if (path == "update.ca_file") return AbsolutePathOrEmpty(path, node, line, c.update_ca_file);
+    if (path == "shadow.seconds") return Integer(path, node, line, 0, kMaxConfigSeconds, c.shadow_seconds);
+    if (path == "shadow.max_alert_ratio") return Ratio(path, node, line, c.shadow_max_alert_ratio);
+    if (path == "shadow.min_alerts") return Integer(path, node, line, 0, 1'000'000'000, c.shadow_min_alerts);
+    if (path == "shadow.max_mean_eval_us") {
+      return Integer(path, node, line, 1, 1'000'000, c.shadow_max_mean_eval_us);
+    }
+    if (path == "supervisor.enabled") return Bool(path, node, line, c.supervisor);
+    if (path == "supervisor.crash_threshold") return Integer(path, node, line, 1, 100, c.crash_threshold);
+    if (path == "supervisor.crash_window_seconds") {
+      return Integer(path, node, line, 1, kMaxConfigSeconds, c.crash_window_seconds);
+    }
+    if (path == "supervisor.heartbeat_timeout_ms") {
+      return Integer(path, node, line, 200, 600'000, c.heartbeat_timeout_ms);
+    }
     if (path == "sinks.stdout") return Bool(path, node, line, c.stdout_sink);
     if (path == "sinks.syslog") return Bool(path, node, line, c.syslog_sink);
     if (path == "sinks.jsonl.path") return String(path, node, line, c.jsonl_path);
@@ -192,6 +221,45 @@ class Reader {
       values.push_back(s->get());
     }
     if (ok) out = std::move(values);
+  }
+
+  void AbsolutePathOrEmpty(const std::string& path, const toml::node& node, uint32_t line, std::string& out) {
+    std::string value = out;
+    String(path, node, line, value);
+    if (!value.empty() && value[0] != '/') return Add(line, path, "must be an absolute path or \"\"");
+    out = std::move(value);
+  }
+
+  void Url(const std::string& path, const toml::node& node, uint32_t line, std::string& out) {
+    std::string value = out;
+    String(path, node, line, value);
+    if (!value.empty() && !value.starts_with("http://") && !value.starts_with("https://")) {
+      return Add(line, path, "must be an http:// or https:// URL, or \"\"");
+    }
+    out = std::move(value);
+  }
+
+  // Channels name bundles and appear in manifests: a short word.
+  void Channel(const std::string& path, const toml::node& node, uint32_t line, std::string& out) {
+    std::string value = out;
+    String(path, node, line, value);
+    bool ok = !value.empty() && value.size() <= 64;
+    for (char ch : value) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.');
+    if (!ok) return Add(line, path, "must be 1 to 64 characters of [A-Za-z0-9._-]");
+    out = std::move(value);
+  }
+
+  void Ratio(const std::string& path, const toml::node& node, uint32_t line, double& out) {
+    double value = 0;
+    if (const auto* f = node.as_floating_point()) {
+      value = f->get();
+    } else if (const auto* i = node.as_integer()) {
+      value = static_cast<double>(i->get());
+    } else {
+      return Add(line, path, "must be a number");
+    }
+    if (!(value >= 1.0 && value <= 1e6)) return Add(line, path, "must be between 1 and 1000000");
+    out = value;
   }
 
   void Listen(const std::string& path, const toml::node& node, uint32_t line, std::string& out) {

@@ -29,6 +29,7 @@ inline constexpr uint64_t kMinJsonlMaxBytes = 4096;
 inline constexpr uint32_t kMaxJsonlKeep = 100;
 inline constexpr size_t kMaxConfigListEntries = 4096;  // per array (paths, images)
 inline constexpr size_t kMaxConfigStringBytes = 4096;  // per string (PATH_MAX)
+inline constexpr uint32_t kMaxConfigSeconds = 30 * 24 * 3600;  // any duration key
 
 struct Config {
   // [sources]
@@ -37,9 +38,29 @@ struct Config {
   std::vector<std::string> fanotify_paths = {"/"};  // filesystems to mark (FAN_MARK_FILESYSTEM)
   bool file_open_events = false;                 // FAN_OPEN: very noisy, off by default
   // [content]
-  std::string content_path = "/var/lib/vigil/content/active.vbundle";
+  std::string content_path;                      // "" = the store's slots; else run exactly this bundle
   std::string default_content_path = "/usr/share/vigil/default.vbundle";  // built-in fallback
   bool watch_content = true;                     // reload when content_path changes
+  std::string store_path = "/var/lib/vigil/store";  // content store (docs/content-store.md); "" = none
+  std::string trust_root_path = "/etc/vigil/trust.root";  // keys that sign content (docs/signing.md)
+  uint32_t health_window_seconds = 600;          // crash-free time before active becomes last-known-good
+  // [update]
+  std::string update_manifest_url;               // "" = no update agent
+  std::string update_channel = "stable";
+  uint32_t update_poll_seconds = 300;
+  uint32_t update_timeout_seconds = 60;          // per download, total
+  uint64_t update_max_bundle_bytes = 64ull << 20;
+  std::string update_ca_file;                    // "" = the system's CA store
+  // [shadow]
+  uint32_t shadow_seconds = 300;                 // how long a candidate runs beside the active content
+  double shadow_max_alert_ratio = 3.0;           // reject above this multiple of the active content's alerts
+  uint32_t shadow_min_alerts = 20;               // ... once the candidate has raised more than this many
+  uint32_t shadow_max_mean_eval_us = 50;         // reject above this mean evaluation time per event
+  // [supervisor]
+  bool supervisor = true;                        // run the worker under a supervisor process
+  uint32_t crash_threshold = 3;                  // worker deaths on one content that quarantine it
+  uint32_t crash_window_seconds = 600;           // ... within this time after it was first tried
+  uint32_t heartbeat_timeout_ms = 3000;          // a worker silent this long is killed as hung
   // [sinks]
   bool stdout_sink = true;
   bool syslog_sink = false;

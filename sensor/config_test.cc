@@ -25,7 +25,8 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_TRUE(c->fanotify);
   EXPECT_EQ(c->fanotify_paths, std::vector<std::string>{"/"});
   EXPECT_FALSE(c->file_open_events);
-  EXPECT_EQ(c->content_path, "/var/lib/vigil/content/active.vbundle");
+  EXPECT_EQ(c->content_path, "");
+  EXPECT_EQ(c->store_path, "/var/lib/vigil/store");
   EXPECT_EQ(c->default_content_path, "/usr/share/vigil/default.vbundle");
   EXPECT_TRUE(c->watch_content);
   EXPECT_TRUE(c->stdout_sink);
@@ -288,6 +289,55 @@ TEST(Config, TheShippedExampleIsTheDefaults) {
   EXPECT_EQ(c->process_table_max, d.process_table_max);
   EXPECT_EQ(c->record_path, d.record_path);
   EXPECT_EQ(c->host_name, d.host_name);
+  EXPECT_EQ(c->store_path, d.store_path);
+  EXPECT_EQ(c->trust_root_path, d.trust_root_path);
+  EXPECT_EQ(c->health_window_seconds, d.health_window_seconds);
+  EXPECT_EQ(c->update_manifest_url, d.update_manifest_url);
+  EXPECT_EQ(c->update_channel, d.update_channel);
+  EXPECT_EQ(c->update_poll_seconds, d.update_poll_seconds);
+  EXPECT_EQ(c->update_timeout_seconds, d.update_timeout_seconds);
+  EXPECT_EQ(c->update_max_bundle_bytes, d.update_max_bundle_bytes);
+  EXPECT_EQ(c->update_ca_file, d.update_ca_file);
+  EXPECT_EQ(c->shadow_seconds, d.shadow_seconds);
+  EXPECT_EQ(c->shadow_max_alert_ratio, d.shadow_max_alert_ratio);
+  EXPECT_EQ(c->shadow_min_alerts, d.shadow_min_alerts);
+  EXPECT_EQ(c->shadow_max_mean_eval_us, d.shadow_max_mean_eval_us);
+  EXPECT_EQ(c->supervisor, d.supervisor);
+  EXPECT_EQ(c->crash_threshold, d.crash_threshold);
+  EXPECT_EQ(c->crash_window_seconds, d.crash_window_seconds);
+  EXPECT_EQ(c->heartbeat_timeout_ms, d.heartbeat_timeout_ms);
+}
+
+TEST(Config, UpdateShadowAndSupervisorKeysAreChecked) {
+  Result<Config> c = ParseConfig(R"([update]
+manifest_url = "ftp://example.com/m"
+channel = "stable channel"
+[shadow]
+max_alert_ratio = 0.5
+[supervisor]
+heartbeat_timeout_ms = 10
+[content]
+store = "relative/store"
+)", "t.toml");
+  ASSERT_FALSE(c);
+  const std::string& m = c.error().message();
+  EXPECT_NE(m.find("t.toml:2: update.manifest_url: must be an http:// or https:// URL"), std::string::npos) << m;
+  EXPECT_NE(m.find("t.toml:3: update.channel: must be 1 to 64 characters"), std::string::npos) << m;
+  EXPECT_NE(m.find("t.toml:5: shadow.max_alert_ratio: must be between 1 and 1000000"), std::string::npos) << m;
+  EXPECT_NE(m.find("t.toml:7: supervisor.heartbeat_timeout_ms: must be between 200 and 600000"), std::string::npos)
+      << m;
+  EXPECT_NE(m.find("t.toml:9: content.store: must be an absolute path"), std::string::npos) << m;
+
+  c = ParseConfig(R"([shadow]
+max_alert_ratio = 2
+seconds = 0
+[update]
+manifest_url = "https://h/m"
+)", "t.toml");
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->shadow_max_alert_ratio, 2.0);
+  EXPECT_EQ(c->shadow_seconds, 0u);
+  EXPECT_EQ(c->update_manifest_url, "https://h/m");
 }
 
 }  // namespace
