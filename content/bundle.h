@@ -35,4 +35,9 @@ struct ReadOptions {
 Result<Ruleset> ReadBundle(std::string_view bytes, const Schema& schema, Diagnostics& diags,
                            const ReadOptions& options);
 
+// The header's content_version, read without decoding or trusting anything
+// else: for labelling bytes before they are loaded ("trying v7"). 0 if the
+// bytes are too short or do not start with the magic.
+uint64_t PeekContentVersion(std::string_view bytes);
+
 }  // namespace vigil::content

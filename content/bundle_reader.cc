@@ -456,4 +456,9 @@ Result<Ruleset> ReadBundle(std::string_view bytes, const Schema& schema, Diagnos
   return Reader(bytes, schema, diags, options).Run();
 }
 
+uint64_t PeekContentVersion(std::string_view bytes) {
+  if (bytes.size() < header::kContentVersion + 8 || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) return 0;
+  return LoadU64(bytes.data() + header::kContentVersion);
+}
+
 }  // namespace vigil::content

@@ -186,6 +186,18 @@ TEST(BundleTest, MetadataIsPreserved) {
   EXPECT_EQ(r.result->info.expires_unix, -1);
 }
 
+TEST(BundleTest, PeekContentVersionReadsOnlyTheHeader) {
+  Ruleset rs = Sample();
+  rs.info.content_version = 0x0102030405060708ull;
+  std::string bytes = WriteBundle(rs);
+  EXPECT_EQ(PeekContentVersion(bytes), 0x0102030405060708ull);
+  EXPECT_EQ(PeekContentVersion(bytes.substr(0, 64)), 0x0102030405060708ull);  // a truncated body is no matter
+  EXPECT_EQ(PeekContentVersion(bytes.substr(0, 63)), 0u);
+  bytes[0] = 'X';
+  EXPECT_EQ(PeekContentVersion(bytes), 0u);
+  EXPECT_EQ(PeekContentVersion(""), 0u);
+}
+
 // ---- damage -------------------------------------------------------------------
 
 TEST(BundleTest, EveryTruncationIsRefusedAsTruncated) {
