@@ -3,11 +3,13 @@
 //   vigil content verify|inspect <bundle>
 //   vigil content test --bundle <bundle> <cases.jsonl>...
 //   vigil replay --bundle <bundle> [--stats] <events.jsonl | ->
+//   vigil status|recover ...   (cli/store_commands.h)
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/store_commands.h"
 
 int main(int argc, char** argv) {
   using namespace vigil::cli;
@@ -49,6 +51,8 @@ int main(int argc, char** argv) {
   replay_cmd->add_flag("--stats", replay.stats, "Print counts and events/s to stderr");
   replay_cmd->add_option("input", replay.input, "Events file, or - for stdin");
 
+  StoreCommands store_commands = AddStoreCommands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -67,6 +71,7 @@ int main(int argc, char** argv) {
   if (*inspect_cmd) return RunContentInspect(inspect);
   if (*test_cmd) return RunContentTest(test);
   if (*replay_cmd) return RunReplay(replay);
+  if (std::optional<int> code = store_commands.Run()) return *code;
   std::fprintf(stderr, "vigil: no command given\n");
   return 2;
 }
