@@ -13,19 +13,22 @@
 #include <cstdio>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "base/log.h"
+#include "base/file.h"
 #include "content/bundle_file.h"
 #include "engine/engine.h"
-#include "rules/builtin_content.h"
 #include "sensor/bounded_queue.h"
 #include "sensor/event_builder.h"
 #include "sensor/metrics.h"
 #include "sensor/owned_raw_event.h"
 #include "sensor/process_table.h"
+#include "sensor/shadow.h"
 #include "sensor/sinks.h"
+#include "sensor/worker_content.h"
 #include "sources/ebpf/ebpf_source.h"
 #include "sources/fanotify/fanotify_source.h"
 
@@ -37,36 +40,6 @@ using sources::RawEvent;
 using sources::RawKind;
 
 constexpr int kPollMs = 100;
-
-// Where the running content came from; exported as a metric.
-enum class ContentOrigin { kConfigured = 0, kInstalledDefault = 1, kBuiltin = 2 };
-
-std::string_view OriginName(ContentOrigin o) {
-  switch (o) {
-    case ContentOrigin::kConfigured: return "configured";
-    case ContentOrigin::kInstalledDefault: return "installed default";
-    case ContentOrigin::kBuiltin: return "built-in default";
-  }
-  return "?";
-}
-
-Result<std::shared_ptr<const engine::Engine>> EngineFromFile(const std::string& path) {
-  content::Diagnostics diags;
-  Result<content::Ruleset> rs = content::LoadBundleFile(path, Schema::Builtin(), diags);
-  if (!rs) {
-    std::string first = diags.list().empty() ? "" : "; " + content::Diagnostics::Format(diags.list().front());
-    return Error(rs.error().code(), "{}{}", rs.error().message(), first);
-  }
-  return engine::Engine::Create(*rs, Schema::Builtin());
-}
-
-Result<std::shared_ptr<const engine::Engine>> EngineFromBuiltin() {
-  content::Diagnostics diags;
-  Result<content::Ruleset> rs =
-      content::LoadBundleBytes(BuiltinDefaultBundle(), "<built-in>", Schema::Builtin(), diags);
-  if (!rs) return Error(rs.error());
-  return engine::Engine::Create(*rs, Schema::Builtin());
-}
 
 // The default bundle beside the binary in a build tree (build/bin/vigild ->
 // build/share/vigil/default.vbundle).
@@ -189,7 +162,22 @@ struct Daemon::Impl {
   std::mutex engine_mu;
   std::shared_ptr<const engine::Engine> engine;
   std::atomic<uint64_t> generation{0};
-  ContentOrigin origin = ContentOrigin::kConfigured;
+  std::unique_ptr<WorkerContent> content;
+  DaemonOptions options;
+
+  // Shadow evaluation. The main thread publishes a candidate engine (moving
+  // shadow_generation); the evaluation thread runs it beside the active one
+  // and posts the verdict when the window ends; the main thread acts on it.
+  std::mutex shadow_mu;
+  std::shared_ptr<const engine::Engine> shadow_engine;  // guarded by shadow_mu
+  uint64_t shadow_version = 0;                           // guarded by shadow_mu
+  std::atomic<uint64_t> shadow_generation{0};
+  std::optional<ShadowVerdict> shadow_verdict;           // guarded by shadow_mu
+  std::optional<LoadedContent> candidate;                // main thread only
+
+  // Liveness for the supervisor's heartbeat: the evaluation thread moves this
+  // every loop (at least every kPollMs when idle).
+  std::atomic<uint64_t> eval_ticks{0};
 
   std::vector<std::unique_ptr<sources::EventSource>> sources;
   std::vector<bool> source_degraded_exec;  // per source: fanotify exec events needing /proc enrichment
@@ -221,7 +209,12 @@ struct Daemon::Impl {
 
   Status LoadInitialContent();
   Status ReloadContent();
-  void SetEngine(std::shared_ptr<const engine::Engine> e, ContentOrigin o);
+  void SetEngine(const LoadedContent& c);
+  void BeginShadow();
+  void FinishShadow();
+  void Report(const std::string& line) {
+    if (options.report) options.report(line);
+  }
   Status StartSources();
   Status OpenSinks();
   void RegisterMetrics();
@@ -231,69 +224,138 @@ struct Daemon::Impl {
   void SinkLoop();
 };
 
-void Daemon::Impl::SetEngine(std::shared_ptr<const engine::Engine> e, ContentOrigin o) {
-  const auto& info = e->info();
+void Daemon::Impl::SetEngine(const LoadedContent& c) {
+  const auto& info = c.engine->info();
   {
     std::lock_guard<std::mutex> lock(engine_mu);
-    engine = std::move(e);
-    origin = o;
+    engine = c.engine;
   }
   generation.fetch_add(1, std::memory_order_release);
   metrics.AddGauge("vigil_content_version", "Content version of the running bundle")
       .Set(static_cast<double>(info.content_version));
-  metrics.AddGauge("vigil_content_origin",
-                   "Where the running content came from: 0 configured, 1 installed default, 2 built-in")
-      .Set(static_cast<double>(static_cast<int>(o)));
+  for (ContentLevel l : {ContentLevel::kPath, ContentLevel::kActive, ContentLevel::kLkg, ContentLevel::kDefault, ContentLevel::kBuiltin}) {
+    metrics
+        .AddGauge("vigil_content_level", "1 for the level the running content came from (docs/supervisor.md)",
+                  {{"level", std::string(ContentLevelName(l))}})
+        .Set(l == c.level ? 1.0 : 0.0);
+  }
 }
 
 Status Daemon::Impl::LoadInitialContent() {
-  // An explicitly configured bundle that cannot be used is loud; no
-  // configured bundle means "the default content", quietly.
-  if (!config.content_path.empty()) {
-    auto e = EngineFromFile(config.content_path);
-    if (e) {
-      LogInfo("content: {} (version {}, {} rules)", config.content_path, (*e)->info().content_version,
-              (*e)->rules().size());
-      SetEngine(std::move(*e), ContentOrigin::kConfigured);
-      return Status::Ok();
+  std::unique_ptr<ContentStore> store;
+  if (!config.store_path.empty()) {
+    Result<ContentStore> opened = ContentStore::Open(PosixStoreFs(), config.store_path, /*create=*/true);
+    if (opened) {
+      store = std::make_unique<ContentStore>(std::move(*opened));
+    } else {
+      LogError("content store: {}; running without it (no updates, no last-known-good)", opened.error().ToString());
+      metrics.AddCounter("vigil_content_store_errors_total", "Content store failures").Add();
     }
-    LogError("content: {} cannot be used: {}", config.content_path, e.error().ToString());
-    LogError("content: FALLING BACK TO DEFAULT CONTENT; vigil_content_origin reports it");
+  }
+  std::optional<update::TrustRoot> trust;
+  if (!config.trust_root_path.empty() && ::access(config.trust_root_path.c_str(), F_OK) != 0 && errno == ENOENT) {
+    LogWarning("trust root {}: not installed; content from the store and updates are refused",
+               config.trust_root_path);
+  } else if (!config.trust_root_path.empty()) {
+    Result<update::TrustRoot> root = update::LoadTrustRoot(config.trust_root_path);
+    if (root) {
+      trust = std::move(*root);
+    } else {
+      LogError("trust root {}: {}; content from the store and updates are refused", config.trust_root_path,
+               root.error().ToString());
+    }
+  }
+  WorkerContentOptions opt;
+  opt.content_path = config.content_path;
+  opt.default_content_path = config.default_content_path;
+  opt.build_tree_default = BuildTreeDefault();
+  opt.skip_levels = options.skip_levels;
+  opt.health_window_seconds = config.health_window_seconds;
+  content = std::make_unique<WorkerContent>(std::move(opt), std::move(store), std::move(trust),
+                                            [this](const std::string& line) { Report(line); });
+  Result<LoadedContent> c = content->LoadInitial();
+  if (!c) return c.error();
+  if (c->level != ContentLevel::kPath && c->level != ContentLevel::kActive) {
     metrics.AddCounter("vigil_content_load_failures_total", "Bundles refused at start or reload").Add();
   }
-  for (const std::string& path : {config.default_content_path, BuildTreeDefault()}) {
-    if (path.empty() || ::access(path.c_str(), R_OK) != 0) continue;
-    auto e = EngineFromFile(path);
-    if (e) {
-      LogInfo("content: default bundle {} (version {}, {} rules)", path, (*e)->info().content_version,
-              (*e)->rules().size());
-      SetEngine(std::move(*e), ContentOrigin::kInstalledDefault);
-      return Status::Ok();
-    }
-    LogError("content: default bundle {} cannot be used: {}", path, e.error().ToString());
-  }
-  auto e = EngineFromBuiltin();
-  if (!e) return Status(Code::kInternal, "the built-in default content failed to load: " + e.error().ToString());
-  LogWarning("content: running on the BUILT-IN default content (version {}, {} rules)",
-             (*e)->info().content_version, (*e)->rules().size());
-  SetEngine(std::move(*e), ContentOrigin::kBuiltin);
+  SetEngine(*c);
   return Status::Ok();
 }
 
 Status Daemon::Impl::ReloadContent() {
-  if (config.content_path.empty()) return Status(Code::kInvalidArgument, "no content path configured");
-  auto e = EngineFromFile(config.content_path);
-  if (!e) {
+  Result<LoadedContent> c = config.content_path.empty() ? content->LoadInitial() : content->ReloadPath();
+  if (!c) {
     metrics.AddCounter("vigil_content_load_failures_total", "Bundles refused at start or reload").Add();
-    LogError("content reload: {} refused, keeping the running content: {}", config.content_path,
-             e.error().ToString());
-    return e.error();
+    LogError("content reload: refused, keeping the running content: {}", c.error().ToString());
+    return c.error();
   }
-  LogInfo("content reload: {} (version {}, {} rules)", config.content_path, (*e)->info().content_version,
-          (*e)->rules().size());
+  LogInfo("content reload: {} {} (version {}, {} rules)", ContentLevelName(c->level), c->where, c->version,
+          c->engine->rules().size());
   metrics.AddCounter("vigil_content_reloads_total", "Successful content reloads").Add();
-  SetEngine(std::move(*e), ContentOrigin::kConfigured);
+  SetEngine(*c);
   return Status::Ok();
+}
+
+void Daemon::Impl::BeginShadow() {
+  if (candidate) return;  // one at a time; a newer one waits in the slot
+  Result<LoadedContent> c = content->LoadCandidate();
+  if (!c) {
+    metrics.AddCounter("vigil_shadow_verdicts_total", "Shadow evaluations, by verdict", {{"verdict", "refused"}})
+        .Add();
+    return;
+  }
+  candidate = std::move(*c);
+  if (config.shadow_seconds == 0) {
+    ShadowVerdict v{true, fmt::format("candidate v{}: shadow evaluation disabled (shadow.seconds = 0)",
+                                      candidate->version)};
+    std::lock_guard<std::mutex> lock(shadow_mu);
+    shadow_verdict = std::move(v);
+    return;
+  }
+  LogInfo("shadow: candidate v{} ({} rules) runs beside the active content for {} s", candidate->version,
+          candidate->engine->rules().size(), config.shadow_seconds);
+  {
+    std::lock_guard<std::mutex> lock(shadow_mu);
+    shadow_engine = candidate->engine;
+    shadow_version = candidate->version;
+  }
+  shadow_generation.fetch_add(1, std::memory_order_release);
+  metrics.AddGauge("vigil_shadow_running", "1 while a candidate bundle is being shadow-evaluated").Set(1);
+}
+
+void Daemon::Impl::FinishShadow() {
+  std::optional<ShadowVerdict> verdict;
+  {
+    std::lock_guard<std::mutex> lock(shadow_mu);
+    verdict.swap(shadow_verdict);
+  }
+  if (!verdict || !candidate) return;
+  {
+    std::lock_guard<std::mutex> lock(shadow_mu);
+    shadow_engine.reset();
+  }
+  metrics.AddGauge("vigil_shadow_running", "1 while a candidate bundle is being shadow-evaluated").Set(0);
+  metrics
+      .AddCounter("vigil_shadow_verdicts_total", "Shadow evaluations, by verdict",
+                  {{"verdict", verdict->accept ? "accepted" : "rejected"}})
+      .Add();
+  const uint64_t version = candidate->version;
+  if (verdict->accept) {
+    LogInfo("shadow: {}", verdict->report);
+    Result<LoadedContent> active = content->AcceptCandidate(std::move(*candidate), verdict->report);
+    if (active) {
+      SetEngine(*active);
+      LogInfo("content: activated v{} ({} rules)", active->version, active->engine->rules().size());
+    } else {
+      LogError("content: cannot activate candidate v{}: {}", version, active.error().ToString());
+    }
+  } else {
+    LogError("shadow: {}", verdict->report);
+    if (Status s = content->RejectCandidate(version, verdict->report); !s.ok()) {
+      LogError("content: {}", s.ToString());
+    }
+  }
+  candidate.reset();
 }
 
 Status Daemon::Impl::StartSources() {
@@ -473,7 +535,40 @@ void Daemon::Impl::EvalLoop() {
   // vigil_alerts_total{rule_id}, registered on a rule's first alert and then
   // cached by rule index for the current engine snapshot.
   std::vector<Counter*> rule_counters;
+  // The candidate under shadow evaluation, if any.
+  std::shared_ptr<const engine::Engine> shadow;
+  std::unique_ptr<engine::Engine::Scratch> shadow_scratch;
+  uint64_t seen_shadow_generation = 0;
+  ShadowTally tally;
+  ShadowRun run;
+  Clock::time_point shadow_start, shadow_end;
+  const ShadowLimits limits{config.shadow_max_alert_ratio, config.shadow_min_alerts,
+                            uint64_t{config.shadow_max_mean_eval_us} * 1000};
+  auto post_verdict = [&] {
+    run.seconds = std::chrono::duration<double>(Clock::now() - shadow_start).count();
+    ShadowVerdict v = JudgeShadow(tally, limits, run);
+    shadow.reset();
+    shadow_scratch.reset();
+    std::lock_guard<std::mutex> lock(shadow_mu);
+    shadow_verdict = std::move(v);
+  };
   for (;;) {
+    eval_ticks.fetch_add(1, std::memory_order_relaxed);
+    if (uint64_t g = shadow_generation.load(std::memory_order_acquire); g != seen_shadow_generation) {
+      std::lock_guard<std::mutex> lock(shadow_mu);
+      seen_shadow_generation = g;
+      shadow = shadow_engine;
+      shadow_scratch = shadow ? shadow->NewScratch() : nullptr;
+      tally = ShadowTally{};
+      if (shadow) {
+        for (const content::Rule& r : shadow->rules()) tally.candidate_rule_ids.push_back(r.id);
+        tally.candidate_rule_alerts.assign(shadow->rules().size(), 0);
+      }
+      shadow_start = Clock::now();
+      shadow_end = shadow_start + std::chrono::seconds(config.shadow_seconds);
+      run = ShadowRun{shadow_version, current ? current->info().content_version : 0, 0};
+    }
+    if (shadow && Clock::now() >= shadow_end) post_verdict();
     // Next event: a delayed file event whose time has come (or everything at
     // shutdown), else the queue; a file event from the queue goes to the
     // delay line first.
@@ -521,7 +616,24 @@ void Daemon::Impl::EvalLoop() {
     }
     auto t0 = Clock::now();
     std::span<const uint32_t> matches = current->Evaluate(view, *scratch);
-    eval_latency->Observe(std::chrono::duration<double>(Clock::now() - t0).count());
+    auto t1 = Clock::now();
+    eval_latency->Observe(std::chrono::duration<double>(t1 - t0).count());
+    if (shadow) {
+      // The candidate sees the same event; its alerts are counted, not sent.
+      uint64_t candidate_alerts = 0;
+      try {
+        std::span<const uint32_t> cm = shadow->Evaluate(view, *shadow_scratch);
+        candidate_alerts = cm.size();
+        for (uint32_t r : cm) ++tally.candidate_rule_alerts[r];
+      } catch (const std::exception& e) {
+        if (tally.faults++ == 0) tally.first_fault = e.what();
+      }
+      auto t2 = Clock::now();
+      tally.Add(matches.size(), candidate_alerts,
+                static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()),
+                static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t2 - t1).count()));
+      if (tally.faults > 0) post_verdict();  // a fault is final: no need to wait out the window
+    }
     if (matches.empty()) continue;
     AlertContext ctx{host, current->info().content_version};
     for (uint32_t rule_index : matches) {
@@ -564,9 +676,10 @@ void Daemon::Impl::SinkLoop() {
 Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Daemon::~Daemon() = default;
 
-Result<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
+Result<std::unique_ptr<Daemon>> Daemon::Create(Config config, DaemonOptions options) {
   auto impl = std::make_unique<Impl>(std::move(config));
   Impl& d = *impl;
+  d.options = std::move(options);
   if (d.config.host_name.empty()) {
     char name[256] = {};
     ::gethostname(name, sizeof(name) - 1);
@@ -615,15 +728,32 @@ Status Daemon::Run() {
   std::thread sink([&d] { d.SinkLoop(); });
   std::string started;
   for (const auto& s : d.sources) started += std::string(started.empty() ? "" : ", ") + std::string(s->name());
-  LogInfo("running: sources {}{}; content origin {}", started, d.degraded ? " (DEGRADED)" : "",
-          OriginName(d.origin));
+  const LoadedContent* running = d.content->running();
+  LogInfo("running: sources {}{}; content {} v{}", started, d.degraded ? " (DEGRADED)" : "",
+          running ? ContentLevelName(running->level) : "?", running ? running->version : 0);
+  d.content->SetDegraded(d.degraded);
+  d.Report(fmt::format("degraded {}", d.degraded ? 1 : 0));
+  if (d.content->HasCandidate()) d.BeginShadow();  // one left from before a restart
 
   auto last_refresh = Clock::now() - std::chrono::seconds(1);
+  auto last_heartbeat = Clock::now();
+  uint64_t heartbeat_ticks = ~0ull;
   while (!d.stop.load(std::memory_order_acquire)) {
-    if (Clock::now() - last_refresh >= std::chrono::seconds(1)) {
+    const auto now = Clock::now();
+    if (now - last_refresh >= std::chrono::seconds(1)) {
       d.RefreshMetrics();
-      last_refresh = Clock::now();
+      d.content->Tick(static_cast<int64_t>(::time(nullptr)));
+      last_refresh = now;
     }
+    // The heartbeat says the pipeline moves, not merely that this thread
+    // does: it is sent only if the evaluation thread looped since the last.
+    if (now - last_heartbeat >= kHeartbeatInterval) {
+      uint64_t ticks = d.eval_ticks.load(std::memory_order_relaxed);
+      if (ticks != heartbeat_ticks) d.Report("hb");
+      heartbeat_ticks = ticks;
+      last_heartbeat = now;
+    }
+    d.FinishShadow();
     bool changed = false;
     if (inotify_fd >= 0) {
       pollfd p{inotify_fd, POLLIN, 0};

@@ -15,16 +15,30 @@
 // they only store atomics); everything else from the thread that calls Run.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "sensor/config.h"
 
 namespace vigil::sensor {
 
+// What a supervisor tells its worker, and how the worker talks back.
+struct DaemonOptions {
+  // Receives the worker's protocol lines (docs/supervisor.md): "hb",
+  // "trying <level> <version>", "running <level> <version>". Called from the
+  // thread that runs Create/Run; must not block.
+  std::function<void(const std::string& line)> report;
+  // Content levels not to use ("active", "lkg", "default", "path"), decided by
+  // the supervisor after crash loops.
+  std::vector<std::string> skip_levels;
+};
+
 class Daemon {
  public:
-  static Result<std::unique_ptr<Daemon>> Create(Config config);
+  static Result<std::unique_ptr<Daemon>> Create(Config config, DaemonOptions options = {});
   ~Daemon();
 
   // Starts the sources and threads and runs until RequestStop(). Returns Ok
