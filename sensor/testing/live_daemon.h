@@ -179,10 +179,12 @@ class LiveDaemonTest : public ::testing::Test {
   // worker's "running: " line.
   void StartVigild(const std::string& config_text, const std::string& binary = "vigild") {
     WriteText(dir_ + "/vigild.toml", config_text);
+    // Truncated here, not in the child: the wait below must not see the last run's log.
+    WriteText(dir_ + "/stderr", "");
     pid_ = ::fork();
     if (pid_ == 0) {
       int out = ::open((dir_ + "/stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int err = ::open((dir_ + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int err = ::open((dir_ + "/stderr").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(out, 1);
       ::dup2(err, 2);
       std::string vigild = bin_ + "/" + binary;
