@@ -683,13 +683,13 @@ Status ContentStore::PruneBad() {
     doomed.push_back(bundles[i]);
     doomed.push_back(Stem(bundles[i]) + std::string(kReasonSuffix));
   }
-  bool removed = false;
+  // No fsync here: the quarantine that follows syncs bad/, and until then a
+  // power cut merely brings the removed entries back.
   for (const std::string& name : doomed) {
     Status s = fs_->Remove(Join(dir, name));
     if (!s.ok() && s.code() != Code::kNotFound) return s;
-    removed = removed || s.ok();
   }
-  return removed ? fs_->SyncDir(dir) : Status::Ok();
+  return Status::Ok();
 }
 
 Result<std::string> ContentStore::Quarantine(Slot slot, uint64_t version, std::string_view reason) {

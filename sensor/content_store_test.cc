@@ -641,7 +641,10 @@ Snapshot Take(StoreFs& fs, const ContentStore& store) {
     EXPECT_TRUE(bytes) << name;
     // Every quarantined bundle has its reason beside it.
     std::string reason = store.BadDir() + "/" + name.substr(0, name.size() - 8) + ".reason";
-    EXPECT_TRUE(fs.Exists(reason)) << reason;
+    Result<std::string> reason_text = fs.ReadFile(reason, 4096);
+    EXPECT_TRUE(reason_text && reason_text->rfind("slot ", 0) == 0 && Contains(*reason_text, "\nreason ") &&
+                reason_text->back() == '\n')
+        << reason << ": " << reason_text.value_or("(missing)");
     if (bytes) snap.bad.insert(*bytes);
   }
   return snap;
@@ -761,9 +764,9 @@ std::vector<Scenario> Scenarios() {
                    }
                    ASSERT_TRUE(s.WriteSlot(Slot::kActive, kOld).ok());
                  },
-                 // prune: remove bundle, remove reason, sync bad/; then the 6 steps
+                 // prune: remove the oldest bundle and its reason; then the 6 steps
                  {QuarantineActive},
-                 9,
+                 8,
                  false,
                  QuarantineIntermediates,
                  QuarantineDone});
