@@ -51,7 +51,8 @@ class StoreFs {
   // `mode` (umask does not apply). Not durable until SyncFile.
   virtual Status WriteFile(const std::string& path, std::string_view data, uint32_t mode) = 0;
   virtual Status SyncFile(const std::string& path) = 0;
-  // Atomic replace of `to` (a file). Durable once both directories are synced.
+  // Atomic replace of `to` (a file). The new name is durable once `to`'s
+  // directory is synced, the old name's removal once `from`'s is.
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status SyncDir(const std::string& dir) = 0;
   virtual Status Remove(const std::string& path) = 0;  // a file; kNotFound if missing
