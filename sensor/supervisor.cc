@@ -179,8 +179,11 @@ bool Supervisor::Init() {
   // pipe cannot land on one of them and collect the worker's output.
   for (int fd = 0; fd <= 2; ++fd) {
     if (::fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
-      const int null_fd = ::open("/dev/null", O_RDWR);
-      if (null_fd >= 0 && null_fd != fd) ::close(null_fd);  // only reached if a lower fd appeared meanwhile
+      const int null_fd = ::open("/dev/null", O_RDWR);  // the lowest free number: `fd` itself
+      if (null_fd > fd) {
+        ::dup2(null_fd, fd);
+        ::close(null_fd);
+      }
     }
   }
   if (!options_.store_root.empty()) {

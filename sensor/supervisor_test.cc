@@ -404,7 +404,7 @@ TEST_F(SupervisorTest, HungWorkerIsKilledWithinTheHeartbeatTimeout) {
   const int64_t hang_to_dead = MonoMs() - hang.ms;
   std::printf("[ measured ] last heartbeat -> hung worker dead: %lld ms (heartbeat_timeout 3000 ms)\n",
               static_cast<long long>(hang_to_dead));
-  EXPECT_GE(hang_to_dead, 3000 - 150);  // its last heartbeat went out up to 100 ms before "hang"
+  EXPECT_GE(hang_to_dead, 3000 - 10);  // "hang" is logged just after the last heartbeat
   EXPECT_LE(hang_to_dead, 3000 + 500);
   ASSERT_TRUE(WaitForEvent("running active 7", 2));
   EXPECT_EQ(sup->Stop(), 0);

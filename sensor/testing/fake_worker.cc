@@ -290,6 +290,7 @@ int main(int argc, char** argv) {
     const int64_t ran = MonoMs() - running_at;
     if (crash_after && ran >= *crash_after) std::abort();
     if (hang_after && ran >= *hang_after) {
+      if (!control.no_heartbeat) send(WorkerMessage::Heartbeat());  // the last one: "hang" times the silence
       Log("hang");
       for (;;) ::pause();  // no heartbeats, ever; SIGTERM's flag is never looked at
     }
