@@ -73,8 +73,8 @@ class UpdateCliTest : public ::testing::Test {
   // A bundle compiled by `vigil content build`.
   std::string Build(const std::string& name, const std::string& extra = "") {
     std::ofstream(P("rule.yml")) << kRule;
-    RunResult r = Vigil("content build " + P("rule.yml") + " -o " + P(name) + " --content-version 42 --channel canary" +
-                        extra);
+    RunResult r =
+        Vigil("content build " + P("rule.yml") + " -o " + P(name) + " --content-version 42 --channel canary" + extra);
     EXPECT_EQ(r.code, 0) << r.err;
     return P(name);
   }
@@ -128,8 +128,8 @@ TEST_F(UpdateCliTest, TrustSignVerifyTwoOfThree) {
   Keygen("a");
   Keygen("b");
   Keygen("c");
-  RunResult t = Vigil("trust --threshold 2 " + P("a.pub") + " " + P("b.pub") + " " + P("c.pub") + " --out " +
-                      P("trust.root"));
+  RunResult t =
+      Vigil("trust --threshold 2 " + P("a.pub") + " " + P("b.pub") + " " + P("c.pub") + " --out " + P("trust.root"));
   ASSERT_EQ(t.code, 0) << t.err;
   auto root = update::LoadTrustRoot(P("trust.root"));
   ASSERT_TRUE(root) << root.error().ToString();
@@ -217,7 +217,7 @@ TEST_F(UpdateCliTest, ManifestFromASignedBundle) {
   // The manifest signer's key is not in this trust root: --trust-root checks
   // the bundle's signatures, not the manifest's.
   RunResult checked = Vigil("manifest --bundle " + b + " --url b.vbundle --expires-in 7d --key " + P("m.key") +
-                             " --trust-root " + P("trust.root") + " --out " + P("manifest"));
+                            " --trust-root " + P("trust.root") + " --out " + P("manifest"));
   ASSERT_EQ(checked.code, 0) << checked.err;
 
   int64_t before = static_cast<int64_t>(std::time(nullptr));
@@ -226,7 +226,8 @@ TEST_F(UpdateCliTest, ManifestFromASignedBundle) {
   ASSERT_EQ(r.code, 0) << r.err;
   std::ifstream in(P("manifest"));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto root = update::MakeTrustRoot(2, {*update::ReadPublicKeyFile(P("a.pub")), *update::ReadPublicKeyFile(P("m.pub"))});
+  auto root =
+      update::MakeTrustRoot(2, {*update::ReadPublicKeyFile(P("a.pub")), *update::ReadPublicKeyFile(P("m.pub"))});
   ASSERT_TRUE(root);
   auto m = update::VerifyManifest(text, "manifest", *root, before);
   ASSERT_TRUE(m) << m.error().ToString() << "\n" << text;
@@ -240,12 +241,12 @@ TEST_F(UpdateCliTest, ManifestFromASignedBundle) {
   EXPECT_EQ(m->expires_unix - m->created_unix, 12 * 3600);
   EXPECT_EQ(m->signatures.size(), 2u);
 
-  RunResult bad_ttl = Vigil("manifest --bundle " + b + " --url b --expires-in 7w --key " + P("m.key") + " --out " +
-                            P("m2"));
+  RunResult bad_ttl =
+      Vigil("manifest --bundle " + b + " --url b --expires-in 7w --key " + P("m.key") + " --out " + P("m2"));
   EXPECT_EQ(bad_ttl.code, 2);
   EXPECT_NE(bad_ttl.err.find("--expires-in 7w: expected a duration"), std::string::npos) << bad_ttl.err;
-  RunResult bad_url = Vigil("manifest --bundle " + b + " --url 'a b' --expires-in 7d --key " + P("m.key") + " --out " +
-                            P("m2"));
+  RunResult bad_url =
+      Vigil("manifest --bundle " + b + " --url 'a b' --expires-in 7d --key " + P("m.key") + " --out " + P("m2"));
   EXPECT_EQ(bad_url.code, 1);
   EXPECT_NE(bad_url.err.find("bundle-url may hold only printable ASCII"), std::string::npos) << bad_url.err;
 }

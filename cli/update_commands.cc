@@ -69,11 +69,20 @@ std::optional<int64_t> ParseDuration(std::string_view text) {
   if (text.size() < 2) return std::nullopt;
   int64_t unit = 0;
   switch (text.back()) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    default: return std::nullopt;
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    default:
+      return std::nullopt;
   }
   text.remove_suffix(1);
   if (text.size() > 9 || text[0] == '0') return std::nullopt;
@@ -151,12 +160,15 @@ int RunManifest(const ManifestArgs& args) {
   // log a refusal.
   auto sigs = update::ListBundleSignatures(*bundle);
   if (!sigs) return Fail("manifest", fmt::format("{}: {}", args.bundle, sigs.error().ToString()));
-  if (sigs->empty()) return Fail("manifest", args.bundle + " is unsigned; hosts would refuse it (run vigil sign first)");
+  if (sigs->empty()) {
+    return Fail("manifest", args.bundle + " is unsigned; hosts would refuse it (run vigil sign first)");
+  }
   if (!args.trust_root.empty()) {
     Result<update::TrustRoot> root = update::LoadTrustRoot(args.trust_root);
     if (!root) return Fail("manifest", root.error().ToString());
     if (Status s = update::VerifyBundleSignatures(*bundle, *root); !s.ok()) {
-      return Fail("manifest", fmt::format("{}: signatures refused by {}: {}", args.bundle, args.trust_root, s.message()));
+      return Fail("manifest",
+                  fmt::format("{}: signatures refused by {}: {}", args.bundle, args.trust_root, s.message()));
     }
   }
   Result<update::BundleIdentity> id = update::ReadBundleIdentity(*bundle);

@@ -51,8 +51,9 @@ Result<Frame> ReadFrame(std::string_view b) {
                  bf::signature::kMaxPayloadBytes);
   }
   if (body + bf::signature::kHeaderSize + length != b.size()) {
-    return Error(Code::kCorrupt, "signature area of {} bytes at offset {} does not end at the end of the file ({} bytes)",
-                 length, body, b.size());
+    return Error(Code::kCorrupt,
+                 "signature area of {} bytes at offset {} does not end at the end of the file ({} bytes)", length, body,
+                 b.size());
   }
   return Frame{static_cast<uint32_t>(body), b.substr(body + bf::signature::kHeaderSize, length)};
 }

@@ -90,11 +90,13 @@ Result<std::array<uint8_t, N>> HexField(const KeyFields& f, std::string_view key
 Status CheckKeyId(const KeyFields& f, const PublicKey& key, std::string_view name) {
   const text::Line& line = f.values.find("key-id")->second;
   std::optional<KeyId> id = ParseKeyIdHex(line.text);
-  if (!id) return Status(Code::kInvalidArgument, fmt::format("{}:{}: key-id must be 16 lowercase hex digits", name, line.number));
-  if (*id != key.id()) {
+  if (!id) {
     return Status(Code::kInvalidArgument,
-                  fmt::format("{}:{}: key-id {} does not match the key (whose id is {})", name, line.number, line.text,
-                              key.IdHex()));
+                  fmt::format("{}:{}: key-id must be 16 lowercase hex digits", name, line.number));
+  }
+  if (*id != key.id()) {
+    return Status(Code::kInvalidArgument, fmt::format("{}:{}: key-id {} does not match the key (whose id is {})", name,
+                                                      line.number, line.text, key.IdHex()));
   }
   return Status::Ok();
 }
@@ -156,7 +158,9 @@ Result<std::string> ReadKeyFile(const std::string& path, bool secret) {
 Status WriteNewFile(const std::string& path, std::string_view data, mode_t mode) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
   if (fd.get() < 0) {
-    if (errno == EEXIST) return Status(Code::kInvalidArgument, fmt::format("{} exists; refusing to overwrite it", path));
+    if (errno == EEXIST) {
+      return Status(Code::kInvalidArgument, fmt::format("{} exists; refusing to overwrite it", path));
+    }
     return Errno("create", path);
   }
   Status status;

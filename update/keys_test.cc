@@ -172,8 +172,7 @@ TEST(KeysTest, GroupOrWorldAccessibleSecretKeyIsRefused) {
     auto r = ReadSecretKeyFile(path);
     ASSERT_FALSE(r) << std::oct << mode;
     EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
-    EXPECT_NE(r.error().message().find("is accessible by group or others (mode 0" +
-                                       fmt::format("{:o}", mode) + ")"),
+    EXPECT_NE(r.error().message().find("is accessible by group or others (mode 0" + fmt::format("{:o}", mode) + ")"),
               std::string::npos)
         << r.error().message();
     EXPECT_NE(r.error().message().find("chmod 600"), std::string::npos);

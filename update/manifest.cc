@@ -6,6 +6,7 @@
 
 #include "content/bundle.h"
 #include "update/text_format.h"
+#include "update/url.h"
 
 namespace vigil::update {
 namespace {
@@ -48,9 +49,9 @@ std::optional<std::string> BadTimes(int64_t created, int64_t expires) {
   return std::nullopt;
 }
 
-bool HasHttpScheme(std::string_view url) { return url.starts_with("http://") || url.starts_with("https://"); }
-
 }  // namespace
+
+bool IsValidChannel(std::string_view channel) { return !BadChannel(channel); }
 
 Result<Manifest> ParseManifest(std::string_view text, std::string_view name) {
   auto lines = text::SplitLines(text, name, {kMaxManifestBytes, 1 + kKeyCount + kMaxManifestSignatures, false});
@@ -59,10 +60,11 @@ Result<Manifest> ParseManifest(std::string_view text, std::string_view name) {
   if (first.text != kHeader) {
     auto [word, rest] = text::SplitWord(first.text);
     if (word == "vigil-manifest") {
-      return text::LineError(Code::kUnsupported, name, first.number, "unsupported manifest version \"{}\" (this vigil reads 1)",
-                             rest);
+      return text::LineError(Code::kUnsupported, name, first.number,
+                             "unsupported manifest version \"{}\" (this vigil reads 1)", rest);
     }
-    return text::LineError(Code::kInvalidArgument, name, first.number, "expected \"{}\" (not a vigil manifest?)", kHeader);
+    return text::LineError(Code::kInvalidArgument, name, first.number, "expected \"{}\" (not a vigil manifest?)",
+                           kHeader);
   }
   Manifest m;
   std::array<size_t, kKeyCount> seen{};  // line number of each key, 0 = not yet
@@ -148,10 +150,11 @@ Result<std::string> FormatManifestBody(const Manifest& m) {
   if (!bad) bad = BadSize(m.bundle_size);
   if (!bad) bad = BadTimes(m.created_unix, m.expires_unix);
   if (bad) return Error(Code::kInvalidArgument, "manifest: {}", *bad);
-  return fmt::format("{}\nchannel {}\ncontent-version {}\nbundle-url {}\nbundle-size {}\nbundle-blake2b {}\n"
-                     "created {}\nexpires {}\n",
-                     kHeader, m.channel, m.content_version, m.bundle_url, m.bundle_size,
-                     DigestToHex(m.bundle_blake2b), m.created_unix, m.expires_unix);
+  return fmt::format(
+      "{}\nchannel {}\ncontent-version {}\nbundle-url {}\nbundle-size {}\nbundle-blake2b {}\n"
+      "created {}\nexpires {}\n",
+      kHeader, m.channel, m.content_version, m.bundle_url, m.bundle_size, DigestToHex(m.bundle_blake2b), m.created_unix,
+      m.expires_unix);
 }
 
 Result<std::string> SignManifest(const Manifest& m, std::span<const SecretKey> keys) {
@@ -189,8 +192,7 @@ Status CheckManifestFresh(const Manifest& m, int64_t now_unix) {
   return Status::Ok();
 }
 
-Result<Manifest> VerifyManifest(std::string_view text, std::string_view name, const TrustRoot& root,
-                                int64_t now_unix) {
+Result<Manifest> VerifyManifest(std::string_view text, std::string_view name, const TrustRoot& root, int64_t now_unix) {
   Result<Manifest> m = ParseManifest(text, name);
   if (!m) return m;
   if (Status s = CheckManifestSignatures(text, *m, root); !s.ok()) {
@@ -202,24 +204,9 @@ Result<Manifest> VerifyManifest(std::string_view text, std::string_view name, co
 
 Result<std::string> ResolveBundleUrl(std::string_view manifest_url, std::string_view bundle_url) {
   if (auto bad = BadUrl(bundle_url)) return Error(Code::kInvalidArgument, "{}", *bad);
-  if (HasHttpScheme(bundle_url)) return std::string(bundle_url);
-  size_t colon = bundle_url.find(':'), slash = bundle_url.find('/');
-  if (bundle_url.starts_with("//") || (colon != std::string_view::npos && colon < slash)) {
-    return Error(Code::kInvalidArgument, "bundle-url {}: only http://, https:// or a relative URL", bundle_url);
-  }
-  if (!HasHttpScheme(manifest_url)) {
-    return Error(Code::kInvalidArgument, "manifest URL {} is not http:// or https://", manifest_url);
-  }
-  size_t authority = manifest_url.find("://") + 3;
-  size_t path = manifest_url.find_first_of("/?#", authority);
-  std::string_view origin = manifest_url.substr(0, path == std::string_view::npos ? manifest_url.size() : path);
-  if (bundle_url.starts_with("/")) return std::string(origin) + std::string(bundle_url);
-  // Relative: the manifest's path up to its last '/', without query or fragment.
-  std::string_view rest = path == std::string_view::npos ? std::string_view() : manifest_url.substr(path);
-  rest = rest.substr(0, rest.find_first_of("?#"));
-  size_t last = rest.rfind('/');
-  std::string dir = last == std::string_view::npos ? "/" : std::string(rest.substr(0, last + 1));
-  return std::string(origin) + dir + std::string(bundle_url);
+  Result<std::string> url = ResolveUrl(manifest_url, bundle_url);
+  if (!url) return Error(Code::kInvalidArgument, "bundle-url {}: {}", bundle_url, url.error().message());
+  return url;
 }
 
 }  // namespace vigil::update

@@ -31,6 +31,7 @@
 #include "base/status.h"
 #include "update/keys.h"
 #include "update/trust_root.h"
+#include "update/url.h"
 
 namespace vigil::update {
 
@@ -38,7 +39,6 @@ inline constexpr std::string_view kManifestSignatureDomain = "vigil manifest sig
 inline constexpr size_t kMaxManifestBytes = 64 << 10;
 inline constexpr size_t kMaxManifestSignatures = 16;
 inline constexpr size_t kMaxChannelBytes = 64;
-inline constexpr size_t kMaxUrlBytes = 2048;
 
 struct Manifest {
   std::string channel;           // [A-Za-z0-9._-], 1..64 bytes
@@ -47,13 +47,16 @@ struct Manifest {
   uint64_t bundle_size = 0;      // bytes of the whole bundle file, 1..64 MiB
   Digest bundle_blake2b{};       // BLAKE2b-256 of the whole bundle file (signature area included)
   int64_t created_unix = 0;
-  int64_t expires_unix = 0;      // > created_unix
+  int64_t expires_unix = 0;  // > created_unix
   // Filled by ParseManifest(); ignored by SignManifest().
   std::vector<Signature> signatures;
-  size_t body_bytes = 0;         // length of the signed prefix of the text
+  size_t body_bytes = 0;  // length of the signed prefix of the text
 
   bool operator==(const Manifest&) const = default;
 };
+
+// A channel name a manifest can carry: 1..64 bytes of [A-Za-z0-9._-].
+bool IsValidChannel(std::string_view channel);
 
 // Structure only: no signature or expiry check. Bounded to kMaxManifestBytes;
 // every key exactly once, unknown keys refused, then 1..16 signature lines and
@@ -78,12 +81,10 @@ Status CheckManifestSignatures(std::string_view text, const Manifest& parsed, co
 Status CheckManifestFresh(const Manifest& m, int64_t now_unix);
 
 // ParseManifest + CheckManifestSignatures + CheckManifestFresh.
-Result<Manifest> VerifyManifest(std::string_view text, std::string_view name, const TrustRoot& root,
-                                int64_t now_unix);
+Result<Manifest> VerifyManifest(std::string_view text, std::string_view name, const TrustRoot& root, int64_t now_unix);
 
-// The absolute URL of the bundle: bundle_url itself when it has an http:// or
-// https:// scheme, else resolved against `manifest_url` ("/x" from the host,
-// "x" from the manifest's directory). Refuses other schemes and "//host" forms.
+// The absolute URL of the bundle: ResolveUrl(manifest_url, bundle_url)
+// (update/url.h), after the manifest's own bundle-url checks.
 Result<std::string> ResolveBundleUrl(std::string_view manifest_url, std::string_view bundle_url);
 
 }  // namespace vigil::update

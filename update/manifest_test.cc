@@ -16,7 +16,7 @@ using testing::TestKey;
 using testing::TestKeys;
 using testing::TestRoot;
 
-constexpr int64_t kCreated = 1'767'225'600;       // 2026-01-01T00:00:00Z
+constexpr int64_t kCreated = 1'767'225'600;         // 2026-01-01T00:00:00Z
 constexpr int64_t kExpires = kCreated + 7 * 86400;  // 2026-01-08T00:00:00Z
 
 Manifest Sample() {
@@ -48,7 +48,9 @@ TEST(ManifestTest, TextIsTheDocumentedFormat) {
       "content-version 1767225600\n"
       "bundle-url stable-1767225600.vbundle\n"
       "bundle-size 48213\n"
-      "bundle-blake2b " + DigestToHex(Blake2b256("the bundle")) + "\n"
+      "bundle-blake2b " +
+      DigestToHex(Blake2b256("the bundle")) +
+      "\n"
       "created 1767225600\n"
       "expires 1767830400\n";
   ASSERT_EQ(text.substr(0, body.size()), body);
@@ -131,8 +133,8 @@ TEST(ManifestTest, Expiry) {
     auto m = VerifyManifest(text, "m", root, now);
     ASSERT_FALSE(m);
     EXPECT_EQ(m.error().code(), Code::kVerifyFailed);
-    EXPECT_EQ(m.error().message(), fmt::format("m: manifest expired at 2026-01-08T00:00:00Z (unix {}; now {})",
-                                               kExpires, now));
+    EXPECT_EQ(m.error().message(),
+              fmt::format("m: manifest expired at 2026-01-08T00:00:00Z (unix {}; now {})", kExpires, now));
   }
   // A wrong signature is reported before expiry: an attacker's stale copy is a
   // signature problem first.
@@ -262,10 +264,8 @@ TEST(ManifestTest, RegenerateFuzzCorpus) {
   Manifest absolute = Sample();
   absolute.bundle_url = "https://cdn.example/vigil/b.vbundle";
   std::map<std::string, std::string> seeds = {
-      {"signed_1", SignedText(Sample(), {1})},
-      {"signed_1_2", SignedText(Sample(), {1, 2})},
-      {"signed_unknown", SignedText(Sample(), {9})},
-      {"unsigned", *FormatManifestBody(Sample())},
+      {"signed_1", SignedText(Sample(), {1})},       {"signed_1_2", SignedText(Sample(), {1, 2})},
+      {"signed_unknown", SignedText(Sample(), {9})}, {"unsigned", *FormatManifestBody(Sample())},
       {"absolute_url", SignedText(absolute, {2})},
   };
   for (const auto& [name, bytes] : seeds) std::ofstream(dir / name, std::ios::binary) << bytes;

@@ -21,14 +21,14 @@
 namespace vigil::update::text {
 
 struct Line {
-  size_t number = 0;  // 1-based
+  size_t number = 0;      // 1-based
   std::string_view text;  // without the '\n'
 };
 
 struct SplitOptions {
-  size_t max_bytes = 0;       // whole text
+  size_t max_bytes = 0;  // whole text
   size_t max_lines = 0;
-  bool comments = false;      // '#' lines and blank lines are skipped (and may hold UTF-8)
+  bool comments = false;  // '#' lines and blank lines are skipped (and may hold UTF-8)
 };
 
 // Splits `text` into lines. Refuses text over max_bytes, a last line without

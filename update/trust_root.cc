@@ -41,8 +41,7 @@ Result<TrustRoot> MakeTrustRoot(uint32_t threshold, std::vector<PublicKey> keys)
     }
   }
   if (threshold < 1 || threshold > keys.size()) {
-    return Error(Code::kInvalidArgument, "threshold {} is outside 1..{} (the number of keys)", threshold,
-                 keys.size());
+    return Error(Code::kInvalidArgument, "threshold {} is outside 1..{} (the number of keys)", threshold, keys.size());
   }
   return TrustRoot{threshold, std::move(keys)};
 }
@@ -121,8 +120,8 @@ Result<TrustRoot> ParseTrustRoot(std::string_view file_text, std::string_view na
   if (keys.empty()) return Error(Code::kInvalidArgument, "{}: no \"key\" lines", name);
   if (*threshold > keys.size()) {
     return text::LineError(Code::kInvalidArgument, name, threshold_line,
-                           "threshold {} is more than the {} key(s) listed: nothing could ever be accepted",
-                           *threshold, keys.size());
+                           "threshold {} is more than the {} key(s) listed: nothing could ever be accepted", *threshold,
+                           keys.size());
   }
   return TrustRoot{*threshold, std::move(keys)};
 }
@@ -143,15 +142,17 @@ Status VerifyThreshold(const TrustRoot& root, std::string_view message, std::spa
       continue;
     }
     if (!key->Verify(message, sig)) {
-      return Status(Code::kVerifyFailed, fmt::format("bad signature from key {} ({} tampered or wrong key)",
-                                                     key->IdHex(), what));
+      return Status(Code::kVerifyFailed,
+                    fmt::format("bad signature from key {} ({} tampered or wrong key)", key->IdHex(), what));
     }
     if (std::find(valid.begin(), valid.end(), sig.key_id) == valid.end()) valid.push_back(sig.key_id);
   }
-  if (signatures.empty()) return Status(Code::kVerifyFailed, fmt::format("unsigned: the {} carries no signature", what));
+  if (signatures.empty()) {
+    return Status(Code::kVerifyFailed, fmt::format("unsigned: the {} carries no signature", what));
+  }
   if (valid.empty()) {
-    return Status(Code::kVerifyFailed, fmt::format("signed only by unknown key(s) {} (not in the trust root)",
-                                                   JoinIds(unknown)));
+    return Status(Code::kVerifyFailed,
+                  fmt::format("signed only by unknown key(s) {} (not in the trust root)", JoinIds(unknown)));
   }
   if (valid.size() < root.threshold) {
     return Status(Code::kVerifyFailed,

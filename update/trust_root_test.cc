@@ -34,8 +34,10 @@ TEST(TrustRootTest, FormatParseRoundTrip) {
 }
 
 TEST(TrustRootTest, CommentsAndBlankLinesAreAllowed) {
-  std::string text = "# fleet root, 2024 \xc3\xa9" "dition\n\nvigil-trust-root 1\n  # release keys\nthreshold 1\n" +
-                     KeyLine(1) + "\n";
+  std::string text =
+      "# fleet root, 2024 \xc3\xa9"
+      "dition\n\nvigil-trust-root 1\n  # release keys\nthreshold 1\n" +
+      KeyLine(1) + "\n";
   auto r = ParseTrustRoot(text, "t");
   ASSERT_TRUE(r) << r.error().ToString();
   EXPECT_EQ(r->keys.size(), 1u);
