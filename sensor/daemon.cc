@@ -31,6 +31,7 @@
 #include "sensor/worker_content.h"
 #include "sources/ebpf/ebpf_source.h"
 #include "sources/fanotify/fanotify_source.h"
+#include "update/agent.h"
 
 namespace vigil::sensor {
 namespace {
@@ -163,6 +164,7 @@ struct Daemon::Impl {
   std::shared_ptr<const engine::Engine> engine;
   std::atomic<uint64_t> generation{0};
   std::unique_ptr<WorkerContent> content;
+  std::optional<StoreLock> store_lock;  // standalone only
   DaemonOptions options;
 
   // Shadow evaluation. The main thread publishes a candidate engine (moving
@@ -174,6 +176,14 @@ struct Daemon::Impl {
   std::atomic<uint64_t> shadow_generation{0};
   std::optional<ShadowVerdict> shadow_verdict;           // guarded by shadow_mu
   std::optional<LoadedContent> candidate;                // main thread only
+
+  // The update agent and what it delivered, for the main thread to store and
+  // shadow-evaluate.
+  std::unique_ptr<update::UpdateAgent> agent;
+  std::mutex update_mu;
+  std::optional<std::string> pending_update;   // guarded by update_mu
+  std::atomic<uint64_t> offered_version{0};     // delivered, not yet in the store
+  std::string logged_update_error;              // main thread only
 
   // Liveness for the supervisor's heartbeat: the evaluation thread moves this
   // every loop (at least every kPollMs when idle).
@@ -212,6 +222,9 @@ struct Daemon::Impl {
   void SetEngine(const LoadedContent& c);
   void BeginShadow();
   void FinishShadow();
+  void StartUpdateAgent();
+  void TakeUpdate();
+  void UpdateMetrics();
   void Report(const std::string& line) {
     if (options.report) options.report(line);
   }
@@ -245,6 +258,15 @@ Status Daemon::Impl::LoadInitialContent() {
   std::unique_ptr<ContentStore> store;
   if (!config.store_path.empty()) {
     Result<ContentStore> opened = ContentStore::Open(PosixStoreFs(), config.store_path, /*create=*/true);
+    if (opened && options.standalone) {
+      // Without a supervisor, this process is the store's one writer.
+      Result<StoreLock> lock = ContentStore::Lock(config.store_path);
+      if (lock) {
+        store_lock.emplace(std::move(*lock));
+      } else {
+        opened = Error(lock.error());
+      }
+    }
     if (opened) {
       store = std::make_unique<ContentStore>(std::move(*opened));
     } else {
@@ -356,6 +378,84 @@ void Daemon::Impl::FinishShadow() {
     }
   }
   candidate.reset();
+}
+
+void Daemon::Impl::StartUpdateAgent() {
+  if (config.update_manifest_url.empty()) return;
+  if (!content->has_store() || !content->trust_root()) {
+    LogError("update agent: not started: it needs a content store (content.store) and a trust root "
+             "(content.trust_root) to check what it fetches");
+    return;
+  }
+  update::UpdateAgentOptions o;
+  o.manifest_url = config.update_manifest_url;
+  o.channel = config.update_channel;
+  o.poll_interval = std::chrono::seconds(config.update_poll_seconds);
+  o.timeout = std::chrono::seconds(config.update_timeout_seconds);
+  o.max_bundle_bytes = config.update_max_bundle_bytes;
+  o.ca_file = config.update_ca_file;
+  // Failures retry sooner than a normal poll at first, never sooner than
+  // the poll interval allows, and back off to at most an hour.
+  o.backoff_min = std::min<std::chrono::milliseconds>(o.poll_interval, std::chrono::seconds(10));
+  o.backoff_max = std::max<std::chrono::milliseconds>(o.poll_interval, std::chrono::hours(1));
+  update::UpdateAgent::Callbacks cb;
+  cb.current_version = [this] {
+    return std::max(content->version_floor(), offered_version.load(std::memory_order_acquire));
+  };
+  cb.deliver = [this](const update::Manifest& m, std::string bundle) {
+    // The store has one writer, the main thread: hand the bytes over.
+    std::lock_guard<std::mutex> lock(update_mu);
+    pending_update = std::move(bundle);
+    offered_version.store(m.content_version, std::memory_order_release);
+    return Status::Ok();
+  };
+  auto a = update::UpdateAgent::Create(std::move(o), *content->trust_root(), Schema::Builtin(), std::move(cb));
+  if (!a) {
+    LogError("update agent: not started: {}", a.error().ToString());
+    return;
+  }
+  agent = std::move(*a);
+  agent->Start();
+  LogInfo("update agent: polling {} every {} s (channel {})", config.update_manifest_url, config.update_poll_seconds,
+          config.update_channel);
+}
+
+void Daemon::Impl::TakeUpdate() {
+  std::optional<std::string> bytes;
+  {
+    std::lock_guard<std::mutex> lock(update_mu);
+    if (candidate) return;  // one candidate at a time; this one waits
+    bytes.swap(pending_update);
+  }
+  if (!bytes) return;
+  if (Status s = content->StoreCandidate(*bytes); !s.ok()) {
+    LogError("update: cannot store the candidate: {}", s.ToString());
+    offered_version.store(0, std::memory_order_release);  // let the agent offer it again
+    return;
+  }
+  BeginShadow();
+}
+
+void Daemon::Impl::UpdateMetrics() {
+  if (!agent) return;
+  update::UpdateAgentStats st = agent->stats();
+  metrics.AddCounter("vigil_update_polls_total", "Update agent polls").Set(st.polls);
+  metrics.AddCounter("vigil_update_accepted_total", "Bundles the update agent delivered").Set(st.accepted);
+  metrics.AddCounter("vigil_update_fetch_failures_total", "Manifest or bundle transfers that failed")
+      .Set(st.fetch_failures);
+  for (size_t i = 0; i < update::kRefusalKinds; ++i) {
+    metrics
+        .AddCounter("vigil_update_refused_total", "Updates refused, by reason",
+                    {{"reason", std::string(update::RefusalName(static_cast<update::Refusal>(i)))}})
+        .Set(st.refusals[i]);
+  }
+  // Each new failure once in the log; the same one repeating is in the metrics.
+  if (st.consecutive_failures > 0 && st.last_error != logged_update_error) {
+    LogError("update: {}", st.last_error);
+    logged_update_error = st.last_error;
+  } else if (st.consecutive_failures == 0) {
+    logged_update_error.clear();
+  }
 }
 
 Status Daemon::Impl::StartSources() {
@@ -473,6 +573,10 @@ void Daemon::Impl::RefreshMetrics() {
         .Set(st.written);
     metrics.AddCounter("vigil_dropped_total", "Items dropped, by stage", {{"stage", "sink"}, {"sink", std::string(sink->name())}})
         .Set(st.failed);
+  }
+  if (content) {
+    metrics.AddGauge("vigil_supervisor_crashes", "Worker deaths recorded in the content store's state (at most 16 kept)")
+        .Set(static_cast<double>(content->state().crashes.size()));
   }
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
@@ -734,6 +838,7 @@ Status Daemon::Run() {
   d.content->SetDegraded(d.degraded);
   d.Report(fmt::format("degraded {}", d.degraded ? 1 : 0));
   if (d.content->HasCandidate()) d.BeginShadow();  // one left from before a restart
+  d.StartUpdateAgent();
 
   auto last_refresh = Clock::now() - std::chrono::seconds(1);
   auto last_heartbeat = Clock::now();
@@ -743,6 +848,7 @@ Status Daemon::Run() {
     if (now - last_refresh >= std::chrono::seconds(1)) {
       d.RefreshMetrics();
       d.content->Tick(static_cast<int64_t>(::time(nullptr)));
+      d.UpdateMetrics();
       last_refresh = now;
     }
     // The heartbeat says the pipeline moves, not merely that this thread
@@ -754,6 +860,7 @@ Status Daemon::Run() {
       last_heartbeat = now;
     }
     d.FinishShadow();
+    d.TakeUpdate();
     bool changed = false;
     if (inotify_fd >= 0) {
       pollfd p{inotify_fd, POLLIN, 0};
@@ -774,6 +881,7 @@ Status Daemon::Run() {
     if (changed || d.reload.exchange(false)) (void)d.ReloadContent();
   }
 
+  if (d.agent) d.agent->Stop();
   for (auto& t : threads) t.join();  // each source thread stops its source
   d.raw_queue.NotifyAll();
   eval.join();

@@ -34,6 +34,9 @@ struct DaemonOptions {
   // Content levels not to use ("active", "lkg", "default", "path"), decided by
   // the supervisor after crash loops.
   std::vector<std::string> skip_levels;
+  // True when no supervisor runs this worker (--no-supervisor): the worker
+  // then holds the content store's lock itself.
+  bool standalone = true;
 };
 
 class Daemon {

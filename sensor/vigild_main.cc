@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   sensor::DaemonOptions options;
+  options.standalone = !worker;
   std::optional<sensor::WorkerChannel> channel;
   if (worker) {
     // Die with the supervisor: a worker must never outlive the process that

@@ -100,6 +100,7 @@ class WorkerContent {
   const ContentStore* store() const { return store_.get(); }
   // The state as last written (defaults without a store).
   const StoreState& state() const { return state_; }
+  const std::optional<update::TrustRoot>& trust_root() const { return trust_root_; }
 
  private:
   Result<LoadedContent> LoadLevel(ContentLevel level);
