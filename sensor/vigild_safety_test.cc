@@ -184,6 +184,51 @@ TEST_F(SafetyTest, UpdateIsShadowEvaluatedActivatedAndBecomesLastKnownGood) {
   EXPECT_EQ(StopVigild(), 0) << Log();
 }
 
+TEST_F(SafetyTest, ShadowRejectsACandidateThatFloodsAlerts) {
+  SeedSlot(Slot::kActive, SignedBundle(10));
+  // The candidate adds a rule that matches every exec on the host.
+  const std::string flood = "---\n"
+                            "title: noisy candidate rule\n"
+                            "id: 7e57d000-0000-4000-8000-0000000000aa\n"
+                            "level: low\n"
+                            "logsource: {product: linux, category: process_creation}\n"
+                            "detection:\n"
+                            "  selection:\n"
+                            "    Image|startswith: '/'\n"
+                            "  condition: selection\n";
+  std::string config = StoreConfig();
+  const std::string window = "[shadow]\nseconds = 2\n";
+  config.replace(config.find(window), window.size(),
+                 "[shadow]\nseconds = 3\nmax_alert_ratio = 3.0\nmin_alerts = 5\n");
+  StartVigild(config);
+  Publish(SignedBundle(11, flood));
+  // Execs during the window: the active content's rules match none of
+  // /bin/true's, the candidate's noisy rule all of them.
+  std::atomic<bool> running{true};
+  std::thread execs([&] {
+    while (running) {
+      Sh("/bin/true");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  bool rejected = WaitFor([&] { return BadHas("-candidate-v11"); }, std::chrono::seconds(30));
+  running = false;
+  execs.join();
+  ASSERT_TRUE(rejected) << Log();
+  StoreState st = State();
+  std::printf("%s\n", st.last_shadow_report.c_str());
+  EXPECT_NE(st.last_shadow_report.find("REJECTED"), std::string::npos) << st.last_shadow_report;
+  EXPECT_NE(st.last_shadow_report.find("7e57d000-0000-4000-8000-0000000000aa"), std::string::npos)
+      << st.last_shadow_report;
+  EXPECT_EQ(st.active_version, 10u);
+  EXPECT_EQ(st.running_version, 10u);
+  EXPECT_TRUE(AlertsFromVersion(10));
+  // Nothing from the candidate reached the sinks.
+  for (const auto& a : Alerts()) EXPECT_NE(a.value("rule_id", ""), "7e57d000-0000-4000-8000-0000000000aa");
+  EXPECT_NE(Metrics().find("vigil_shadow_verdicts_total{verdict=\"rejected\"} 1"), std::string::npos) << Metrics();
+  EXPECT_EQ(StopVigild(), 0) << Log();
+}
+
 TEST_F(SafetyTest, BadUpdatesAreRefusedAndAlertsContinue) {
   SeedSlot(Slot::kActive, SignedBundle(10));
   StartVigild(StoreConfig());
