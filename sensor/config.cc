@@ -35,7 +35,7 @@ namespace {
 // Sections ([name] tables) the file may hold; anything else is a typo.
 constexpr std::string_view kSections[] = {"sources", "content",       "sinks",  "sinks.jsonl", "metrics",
                                           "exclusions", "queues", "process_table", "daemon",  "update",
-                                          "shadow",  "supervisor"};
+                                          "shadow",  "supervisor", "enforce"};
 
 constexpr size_t kMaxHostNameBytes = 255;  // HOST_NAME_MAX on Linux is 64; DNS allows 255
 
@@ -119,6 +119,16 @@ class Reader {
     if (path == "shadow.max_mean_eval_us") {
       return Integer(path, node, line, 1, 1'000'000, c.shadow_max_mean_eval_us);
     }
+    if (path == "enforce.enabled") return Bool(path, node, line, c.enforce);
+    if (path == "enforce.paths") return PathList(path, node, line, c.enforce_paths);
+    if (path == "enforce.exec") return Bool(path, node, line, c.enforce_exec);
+    if (path == "enforce.open") return Bool(path, node, line, c.enforce_open);
+    if (path == "enforce.deadline_ms") return Integer(path, node, line, 1, 1000, c.enforce_deadline_ms);
+    if (path == "enforce.queue") return Integer(path, node, line, 1, 65536, c.enforce_queue);
+    if (path == "enforce.verdict_cache") return Bool(path, node, line, c.enforce_verdict_cache);
+    if (path == "enforce.rule_ids") return StringList(path, node, line, c.enforce_rule_ids);
+    if (path == "enforce.tags") return StringList(path, node, line, c.enforce_tags);
+    if (path == "enforce.never_block") return PathList(path, node, line, c.enforce_never_block);
     if (path == "supervisor.enabled") return Bool(path, node, line, c.supervisor);
     if (path == "supervisor.crash_threshold") return Integer(path, node, line, 1, 100, c.crash_threshold);
     if (path == "supervisor.crash_window_seconds") {
@@ -192,6 +202,16 @@ class Reader {
   // Prefixes and paths compared against absolute event paths: a relative
   // entry would silently never match, so it is refused.
   void PathList(const std::string& path, const toml::node& node, uint32_t line, std::vector<std::string>& out) {
+    List(path, node, line, /*absolute=*/true, out);
+  }
+
+  // Rule ids and tags: non-empty strings.
+  void StringList(const std::string& path, const toml::node& node, uint32_t line, std::vector<std::string>& out) {
+    List(path, node, line, /*absolute=*/false, out);
+  }
+
+  void List(const std::string& path, const toml::node& node, uint32_t line, bool absolute,
+            std::vector<std::string>& out) {
     const toml::array* array = node.as_array();
     if (!array) return Add(line, path, "must be an array of strings");
     if (array->size() > kMaxConfigListEntries) {
@@ -213,8 +233,13 @@ class Reader {
         ok = false;
         continue;
       }
-      if (s->get().empty() || s->get()[0] != '/') {
+      if (absolute && (s->get().empty() || s->get()[0] != '/')) {
         Add(element_line, element_path, "must be an absolute path");
+        ok = false;
+        continue;
+      }
+      if (!absolute && s->get().empty()) {
+        Add(element_line, element_path, "must not be empty");
         ok = false;
         continue;
       }

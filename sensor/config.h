@@ -56,6 +56,17 @@ struct Config {
   double shadow_max_alert_ratio = 3.0;           // reject above this multiple of the active content's alerts
   uint32_t shadow_min_alerts = 20;               // ... once the candidate has raised more than this many
   uint32_t shadow_max_mean_eval_us = 50;         // reject above this mean evaluation time per event
+  // [enforce]: blocking with fanotify permission events (docs/enforce.md)
+  bool enforce = false;                          // off by default: vigild only watches
+  std::vector<std::string> enforce_paths = {"/"};  // filesystems whose exec/open may be blocked
+  bool enforce_exec = true;                      // FAN_OPEN_EXEC_PERM: process_creation rules
+  bool enforce_open = false;                     // FAN_OPEN_PERM: file_access rules (every open waits)
+  uint32_t enforce_deadline_ms = 20;             // answer by then, else ALLOW (counted)
+  uint32_t enforce_queue = 1024;                 // decisions waiting; more are allowed at once
+  bool enforce_verdict_cache = true;             // ignore marks on allowed, unmodified files
+  std::vector<std::string> enforce_rule_ids;     // alerting rules made blocking by policy
+  std::vector<std::string> enforce_tags;         // ... and every rule with one of these tags
+  std::vector<std::string> enforce_never_block;  // extra path prefixes never blocked
   // [supervisor]
   bool supervisor = true;                        // run the worker under a supervisor process
   uint32_t crash_threshold = 3;                  // worker deaths on one content that quarantine it

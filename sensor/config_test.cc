@@ -306,6 +306,34 @@ TEST(Config, TheShippedExampleIsTheDefaults) {
   EXPECT_EQ(c->crash_threshold, d.crash_threshold);
   EXPECT_EQ(c->crash_window_seconds, d.crash_window_seconds);
   EXPECT_EQ(c->heartbeat_timeout_ms, d.heartbeat_timeout_ms);
+  EXPECT_EQ(c->enforce, d.enforce);
+  EXPECT_EQ(c->enforce_paths, d.enforce_paths);
+  EXPECT_EQ(c->enforce_exec, d.enforce_exec);
+  EXPECT_EQ(c->enforce_open, d.enforce_open);
+  EXPECT_EQ(c->enforce_deadline_ms, d.enforce_deadline_ms);
+  EXPECT_EQ(c->enforce_queue, d.enforce_queue);
+  EXPECT_EQ(c->enforce_verdict_cache, d.enforce_verdict_cache);
+  EXPECT_EQ(c->enforce_rule_ids, d.enforce_rule_ids);
+  EXPECT_EQ(c->enforce_tags, d.enforce_tags);
+  EXPECT_EQ(c->enforce_never_block, d.enforce_never_block);
+}
+
+TEST(Config, EnforceKeysAreChecked) {
+  Result<Config> c = ParseConfig(R"([enforce]
+enabled = true
+deadline_ms = 0
+rule_ids = ["a", ""]
+paths = ["relative"]
+)", "t.toml");
+  ASSERT_FALSE(c);
+  const std::string& m = c.error().message();
+  EXPECT_NE(m.find("t.toml:3: enforce.deadline_ms: must be between 1 and 1000"), std::string::npos) << m;
+  EXPECT_NE(m.find("t.toml:4: enforce.rule_ids[1]: must not be empty"), std::string::npos) << m;
+  EXPECT_NE(m.find("t.toml:5: enforce.paths[0]: must be an absolute path"), std::string::npos) << m;
+  c = ParseConfig("[enforce]\nenabled = true\ntags = [\"attack.t1059\"]\n", "t.toml");
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_TRUE(c->enforce);
+  EXPECT_EQ(c->enforce_tags, std::vector<std::string>{"attack.t1059"});
 }
 
 TEST(Config, UpdateShadowAndSupervisorKeysAreChecked) {
