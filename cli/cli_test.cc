@@ -223,10 +223,77 @@ TEST_F(CliTest, InspectShowsHeaderAndPrettyConditions) {
   EXPECT_NE(r.out.find("content version 77"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("canary"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Image startswith \"/tmp/\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("level high, action alert, process_creation, 1 atoms"), std::string::npos) << r.out;
   RunResult j = Vigil("content inspect --json " + (dir_ / "b.vbundle").string());
   auto doc = nlohmann::json::parse(j.out);
   EXPECT_EQ(doc["content_version"], 77);
   EXPECT_EQ(doc["rules"][0]["condition"], "Image startswith \"/tmp/\"");
+  EXPECT_EQ(doc["rules"][0]["action"], "alert");
+}
+
+const char kBlockingRules[] = R"(title: Block binaries run from temp
+id: 6f1c1d9e-0000-4000-8000-000000000010
+level: high
+vigil: {action: block}
+logsource: {product: linux, category: process_creation}
+detection:
+  selection:
+    Image|startswith: /tmp/
+  condition: selection
+---
+title: Block curl piped to a shell
+id: 6f1c1d9e-0000-4000-8000-000000000011
+level: high
+vigil:
+  action: block
+logsource: {product: linux, category: process_creation}
+detection:
+  selection:
+    Image|endswith: /curl
+    CommandLine|contains: '| sh'
+  condition: selection
+)";
+
+TEST_F(CliTest, BuildReportsABlockingRuleThatCannotBeDecided) {
+  Write("rules/block.yml", kBlockingRules);
+  RunResult r = Vigil("content build " + (dir_ / "rules").string() + " -o " + (dir_ / "b.vbundle").string());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("compiled 1 of 2 rules (0 skipped: unsupported logsource, 1 refused)"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("block.yml:11: error VG512 block-field-unknown [rule 6f1c1d9e-0000-4000-8000-000000000011]: "
+                       "rule 6f1c1d9e-0000-4000-8000-000000000011: blocking rule: field 'CommandLine' (atom 1) has "
+                       "no value at exec permission time (FAN_OPEN_EXEC_PERM)"),
+            std::string::npos)
+      << r.err;
+
+  RunResult strict =
+      Vigil("content build --strict " + (dir_ / "rules").string() + " -o " + (dir_ / "s.vbundle").string());
+  EXPECT_EQ(strict.code, 1);
+  EXPECT_FALSE(fs::exists(dir_ / "s.vbundle"));
+
+  RunResult json = Vigil("content build --json " + (dir_ / "rules").string() + " -o " + (dir_ / "j.vbundle").string());
+  auto diags = nlohmann::json::parse(json.out);
+  ASSERT_EQ(diags.size(), 1u) << json.out;
+  EXPECT_EQ(diags[0]["code"], "VG512");
+  EXPECT_EQ(diags[0]["slug"], "block-field-unknown");
+  EXPECT_EQ(diags[0]["line"], 11);
+  EXPECT_EQ(diags[0]["rule_id"], "6f1c1d9e-0000-4000-8000-000000000011");
+
+  // The rule that can be decided is in the bundle as a blocking rule.
+  RunResult inspect = Vigil("content inspect " + (dir_ / "b.vbundle").string());
+  EXPECT_EQ(inspect.code, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("level high, action block, process_creation, 1 atoms"), std::string::npos) << inspect.out;
+  RunResult j = Vigil("content inspect --json " + (dir_ / "b.vbundle").string());
+  auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc["rules"][0]["action"], "block");
+}
+
+TEST_F(CliTest, BuildReportsBadVigilAttributesWithLines) {
+  Write("bad.yml", std::string(kGoodRule) + "vigil:\n  action: deny\n  mode: enforce\n");
+  RunResult r = Vigil("content build " + (dir_ / "bad.yml").string() + " -o " + (dir_ / "b.vbundle").string());
+  EXPECT_EQ(r.code, 1) << r.err;  // nothing compiled
+  EXPECT_NE(r.err.find("bad.yml:13: error VG106 bad-value"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown vigil attribute 'mode'"), std::string::npos) << r.err;
 }
 
 TEST_F(CliTest, ContentTestRunsCasesAndFailsOnAMismatch) {

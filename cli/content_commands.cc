@@ -167,6 +167,7 @@ int RunContentInspect(const InspectArgs& args) {
       out["rules"].push_back({{"id", r.id},
                               {"title", r.title},
                               {"level", content::LevelName(r.level)},
+                              {"action", content::RuleActionName(r)},
                               {"status", r.status},
                               {"event_type", schema.event_type(r.event_type).name},
                               {"tags", r.tags},
@@ -189,9 +190,10 @@ int RunContentInspect(const InspectArgs& args) {
   std::printf("signed by       %s\n", signers.empty() ? "nobody (unsigned)" : signers.c_str());
   std::printf("rules           %zu\n\n", rs->rules.size());
   for (const auto& r : rs->rules) {
-    std::printf("%s  %s\n  level %s, %s, %zu atoms, %zu instructions%s%s\n  %s\n\n", r.id.c_str(),
+    std::printf("%s  %s\n  level %s, action %s, %s, %zu atoms, %zu instructions%s%s\n  %s\n\n", r.id.c_str(),
                 r.title.c_str(), std::string(content::LevelName(r.level)).c_str(),
-                schema.event_type(r.event_type).name.c_str(), r.atoms.size(), r.program.size(),
+                std::string(content::RuleActionName(r)).c_str(), schema.event_type(r.event_type).name.c_str(),
+                r.atoms.size(), r.program.size(),
                 r.source.empty() ? "" : ", from ", r.source.c_str(), content::PrettyCondition(r).c_str());
   }
   return 0;

@@ -76,12 +76,19 @@ inline constexpr size_t kSource = 24;         // string ref
 inline constexpr size_t kEventTypeName = 32;  // string ref
 inline constexpr size_t kEventType = 40;      // u16
 inline constexpr size_t kLevel = 42;          // u8
-inline constexpr size_t kReserved = 43;       // u8, must be 0
+inline constexpr size_t kFlags = 43;          // u8, RuleFlags; other bits must be 0
 inline constexpr size_t kAtomCount = 44;      // u32
 inline constexpr size_t kInstrCount = 48;     // u32
 inline constexpr size_t kTagCount = 52;       // u32
 inline constexpr size_t kSize = 56;
 }  // namespace rule_record
+
+// Bits of rule_record::kFlags. The byte was reserved (must be 0) before bit 0
+// was defined; see docs/bundle-format.md, "Compatibility".
+enum RuleFlags : uint8_t {
+  kRuleBlock = 1 << 0,  // Rule::block
+  kRuleFlagsMask = 0x01,
+};
 
 namespace atom_record {
 inline constexpr size_t kOp = 0;             // u8

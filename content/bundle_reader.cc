@@ -299,9 +299,12 @@ class Reader {
         return Fail(DiagCode::kBundleEncoding, rec + rule_record::kLevel, "{}: level {} (must be 0..4)", Record(), level);
       }
       r.level = static_cast<Level>(level);
-      if (LoadU8(At(rec + rule_record::kReserved)) != 0) {
-        return Fail(DiagCode::kBundleEncoding, rec + rule_record::kReserved, "{}: reserved byte is not 0", Record());
+      uint8_t flags = LoadU8(At(rec + rule_record::kFlags));
+      if ((flags & ~kRuleFlagsMask) != 0) {
+        return Fail(DiagCode::kBundleEncoding, rec + rule_record::kFlags,
+                    "{}: flags 0x{:02x} have bits outside 0x{:02x}", Record(), flags, static_cast<int>(kRuleFlagsMask));
       }
+      r.block = (flags & kRuleBlock) != 0;
       uint32_t na = LoadU32(At(rec + rule_record::kAtomCount));
       uint32_t ni = LoadU32(At(rec + rule_record::kInstrCount));
       uint32_t nt = LoadU32(At(rec + rule_record::kTagCount));

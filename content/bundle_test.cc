@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "base/file.h"
@@ -88,6 +89,33 @@ Ruleset Sample() {
   return rs;
 }
 
+// Sample() plus two blocking rules, one per event type that can block, on
+// fields known at decision time (docs/verifier.md).
+Ruleset SampleWithBlocking() {
+  Ruleset rs = Sample();
+  Rule exec;
+  exec.id = "00000000-0000-0000-0000-00000000000d";
+  exec.title = "no binaries from /tmp";
+  exec.level = Level::kHigh;
+  exec.source = "rules/block.yml:1";
+  exec.event_type = *S().FindEventType("process_creation");
+  exec.event_type_name = "process_creation";
+  exec.atoms.push_back(MakeAtom(AtomOp::kStartsWith, "process_creation", "Image", "/tmp/"));
+  exec.program = {{OpCode::kAtom, 0, 0}};
+  exec.block = true;
+  Rule open = exec;
+  open.id = "00000000-0000-0000-0000-00000000000e";
+  open.title = "shadow read by a shell";
+  open.event_type = *S().FindEventType("file_access");
+  open.event_type_name = "file_access";
+  open.atoms = {MakeAtom(AtomOp::kEquals, "file_access", "TargetFilename", "/etc/shadow"),
+                MakeAtom(AtomOp::kContains, "file_access", "CommandLine", "sh -c")};
+  open.program = {{OpCode::kAtom, 0, 0}, {OpCode::kAtom, 1, 0}, {OpCode::kAnd, 2, 0}};
+  rs.rules.insert(rs.rules.begin() + 1, exec);
+  rs.rules.push_back(open);
+  return rs;
+}
+
 struct Read {
   Result<Ruleset> result;
   Diagnostics diags;
@@ -134,6 +162,34 @@ TEST(BundleTest, RoundTripIsExactAndCanonical) {
   EXPECT_EQ(*r.result, rs);
   EXPECT_EQ(WriteBundle(*r.result), bytes);
   EXPECT_EQ(WriteBundle(rs), bytes) << "writer must be deterministic";
+}
+
+TEST(BundleTest, BlockingFlagRoundTrips) {
+  Ruleset rs = SampleWithBlocking();
+  std::string bytes = WriteBundle(rs);
+  Read r = ReadIt(bytes);
+  ASSERT_TRUE(r.result) << r.result.error().ToString() << "\n" << r.diags.ToText();
+  EXPECT_EQ(*r.result, rs);
+  EXPECT_EQ(WriteBundle(*r.result), bytes);
+  std::vector<bool> blocks;
+  for (const Rule& rule : r.result->rules) blocks.push_back(rule.block);
+  EXPECT_EQ(blocks, (std::vector<bool>{false, true, false, false, true}));
+  // The flags byte of each record: bit 0 for the blocking rules, nothing else.
+  for (size_t i = 0; i < rs.rules.size(); ++i) {
+    uint8_t flags = bf::LoadU8(bytes.data() + SectionOffset(bytes, bf::kRules) + i * bf::rule_record::kSize +
+                               bf::rule_record::kFlags);
+    EXPECT_EQ(flags, rs.rules[i].block ? bf::kRuleBlock : 0) << "rule " << i;
+  }
+}
+
+TEST(BundleTest, ContentWithoutBlockingRulesEncodesAsBefore) {
+  // The flags byte was reserved (0) before bit 0 was defined: an alerting
+  // rule's record is unchanged, so format version 1 stays (docs/bundle-format.md).
+  std::string bytes = WriteBundle(Sample());
+  for (size_t i = 0; i < Sample().rules.size(); ++i) {
+    EXPECT_EQ(bytes[SectionOffset(bytes, bf::kRules) + i * bf::rule_record::kSize + bf::rule_record::kFlags], 0);
+  }
+  EXPECT_EQ(Get32(bytes, bf::header::kFormatVersion), 1u);
 }
 
 TEST(BundleTest, EmptyRulesetRoundTrips) {
@@ -506,11 +562,38 @@ TEST(BundleTest, EnumsOutOfRangeRefused) {
   EXPECT_TRUE(RefusedStructurally(b, DiagCode::kBundleEncoding));
 }
 
+TEST(BundleTest, UnknownRuleFlagBitsRefused) {
+  const std::string good = WriteBundle(SampleWithBlocking());
+  const size_t flags = SectionOffset(good, bf::kRules) + bf::rule_record::kSize + bf::rule_record::kFlags;  // rule 1
+  ASSERT_EQ(good[flags], bf::kRuleBlock);
+  for (int bit = 1; bit < 8; ++bit) {
+    std::string b = good;
+    b[flags] = static_cast<char>(bf::kRuleBlock | (1 << bit));
+    EXPECT_TRUE(RefusedStructurally(b, DiagCode::kBundleEncoding)) << "bit " << bit;
+    ASSERT_TRUE(bf::RewriteChecksum(b));
+    Read r = ReadIt(b);
+    EXPECT_EQ(r.diags.list().at(0).message,
+              fmt::format("offset {}: rule 1: flags 0x{:02x} have bits outside 0x01", flags, 1 | (1 << bit)));
+    EXPECT_EQ(r.diags.list().at(0).where.rule_id, "00000000-0000-0000-0000-00000000000d");
+  }
+}
+
+TEST(BundleTest, BlockingBitIsJudgedByTheVerifier) {
+  // Setting the bit on an alerting rule that reads CommandLine at exec time
+  // decodes, and the verifier behind the reader refuses it.
+  std::string b = WriteBundle(Sample());
+  b[SectionOffset(b, bf::kRules) + bf::rule_record::kFlags] = bf::kRuleBlock;  // rule 0
+  ASSERT_TRUE(bf::RewriteChecksum(b));
+  Read r = ReadIt(b);
+  ASSERT_FALSE(r.result);
+  EXPECT_EQ(r.result.error().code(), Code::kVerifyFailed);
+  EXPECT_EQ(r.codes, std::vector<DiagCode>{DiagCode::kVerifyBlockField}) << r.diags.ToText();
+  EXPECT_EQ(r.diags.list().at(0).where.rule_id, Sample().rules[0].id);
+  EXPECT_NE(r.diags.list().at(0).message.find("'CommandLine'"), std::string::npos) << r.diags.ToText();
+}
+
 TEST(BundleTest, ReservedBytesMustBeZero) {
   std::string b = WriteBundle(Sample());
-  b[SectionOffset(b, bf::kRules) + bf::rule_record::kReserved] = 1;
-  EXPECT_TRUE(RefusedStructurally(b, DiagCode::kBundleEncoding));
-  b = WriteBundle(Sample());
   b[SectionOffset(b, bf::kAtoms) + bf::atom_record::kReserved + 1] = 1;
   EXPECT_TRUE(RefusedStructurally(b, DiagCode::kBundleEncoding));
   b = WriteBundle(Sample());
@@ -575,6 +658,7 @@ std::map<std::string, std::string> Seeds() {
     r.atoms.push_back(a);
   }
   seeds["valid_every_op"] = WriteBundle(ops);
+  seeds["valid_blocking"] = WriteBundle(SampleWithBlocking());
   for (size_t n : {size_t{5}, size_t{100}, size_t{230}, sample.size() / 2, sample.size() - 1}) {
     seeds["trunc_sample_" + std::to_string(n)] = sample.substr(0, n);
   }

@@ -97,6 +97,7 @@ std::string WriteBundle(const Ruleset& rs) {
     pool.Ref(rec + rule_record::kEventTypeName, r.event_type_name);
     StoreU16(rec + rule_record::kEventType, r.event_type);
     rec[rule_record::kLevel] = static_cast<char>(r.level);
+    rec[rule_record::kFlags] = static_cast<char>(r.block ? kRuleBlock : 0);
     StoreU32(rec + rule_record::kAtomCount, static_cast<uint32_t>(r.atoms.size()));
     StoreU32(rec + rule_record::kInstrCount, static_cast<uint32_t>(r.program.size()));
     StoreU32(rec + rule_record::kTagCount, static_cast<uint32_t>(r.tags.size()));

@@ -106,6 +106,47 @@ TEST(Compiler, FileBoundsAndEmptyFiles) {
   EXPECT_EQ(c.diagnostics().list().back().severity, Severity::kWarning);
 }
 
+// Blocking rules go through the verifier's decision-time check like any other
+// verifier rule: refused ones are dropped with their diagnostic, located at
+// the rule's document.
+TEST(Compiler, BlockingRulesAreCheckedForDecisionTime) {
+  const std::string block = "vigil: {action: block}\n";
+  const std::string cmdline = "  s:\n    Image|endswith: /curl\n    CommandLine|contains: '| sh'\n  condition: s\n";
+  Compiler c(Schema::Builtin());
+  c.AddFile(Rule("exec-image", kShell) + block + "---\n" + Rule("exec-cmdline", cmdline) + block, "exec.yml");
+  c.AddFile(Rule("created", "  s:\n    TargetFilename|startswith: /etc/\n  condition: s\n",
+                 "{product: linux, category: file_event}") +
+                block,
+            "file_event.yml");
+  c.AddFile(Rule("opened", "  s:\n    TargetFilename: /etc/shadow\n    CommandLine|contains: python\n"
+                           "  condition: s\n",
+                 "{product: linux, category: file_access}") +
+                block,
+            "file_access.yml");
+  c.AddFile(Rule("alerting", cmdline), "alert.yml");
+  Ruleset rs = c.Finish({});
+  std::vector<std::pair<std::string, bool>> kept;
+  for (const auto& r : rs.rules) kept.push_back({r.id, r.block});
+  const std::vector<std::pair<std::string, bool>> want = {{"exec-image", true}, {"opened", true}, {"alerting", false}};
+  EXPECT_EQ(kept, want) << c.diagnostics().ToText();
+  EXPECT_EQ(c.stats().rules_refused, 2u);
+  ExpectAccounted(c.stats());
+
+  std::vector<const Diagnostic*> errors;
+  for (const Diagnostic& d : c.diagnostics().list()) {
+    if (d.severity == Severity::kError) errors.push_back(&d);
+  }
+  ASSERT_EQ(errors.size(), 2u) << c.diagnostics().ToText();
+  EXPECT_EQ(errors[0]->code, DiagCode::kVerifyBlockField);
+  EXPECT_EQ(errors[0]->where.file, "exec.yml");
+  EXPECT_EQ(errors[0]->where.line, 11);  // the rule's document: the verifier knows rules, not lines
+  EXPECT_EQ(errors[0]->where.rule_id, "exec-cmdline");
+  EXPECT_NE(errors[0]->message.find("field 'CommandLine'"), std::string::npos) << errors[0]->message;
+  EXPECT_EQ(errors[1]->code, DiagCode::kVerifyBlockEventType);
+  EXPECT_EQ(errors[1]->where.file, "file_event.yml");
+  EXPECT_EQ(errors[1]->where.rule_id, "created");
+}
+
 // The July-2024 defect in miniature: content written for a field the sensor
 // does not supply. Against a schema whose process_creation lacks CommandLine,
 // the same rule is a compile error, not something shipped to fail later.

@@ -65,7 +65,9 @@ namespace vigil::content {
   X(kVerifyProgram, 507, "bad-program")                                                 \
   X(kVerifyLimit, 508, "limit-exceeded")                                                \
   X(kVerifyDuplicateId, 509, "duplicate-rule-id")                                       \
-  X(kVerifyText, 510, "bad-text")
+  X(kVerifyText, 510, "bad-text")                                                       \
+  X(kVerifyBlockEventType, 511, "block-event-type")                                     \
+  X(kVerifyBlockField, 512, "block-field-unknown")
 
 enum class DiagCode : uint16_t {
 #define VIGIL_DIAG_ENUM(name, num, slug) name = num,

@@ -15,6 +15,8 @@ std::string_view LevelName(Level level) {
   return "unknown";
 }
 
+std::string_view RuleActionName(const Rule& rule) { return rule.block ? "block" : "alert"; }
+
 void AppendRuleJsonFields(std::string& out, const Rule& rule) {
   out += "\"rule_id\":";
   AppendJsonString(out, rule.id);
@@ -28,6 +30,9 @@ void AppendRuleJsonFields(std::string& out, const Rule& rule) {
     AppendJsonString(out, rule.tags[i]);
   }
   out.push_back(']');
+  // Only blocking rules say so: alert lines of the (far more common) alerting
+  // rules stay exactly as they were.
+  if (rule.block) out += ",\"action\":\"block\"";
 }
 
 }  // namespace vigil::content

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "schema/schema.h"
@@ -102,13 +103,22 @@ struct Rule {
   std::string event_type_name;  // the schema name of event_type
   std::vector<Atom> atoms;
   std::vector<Instr> program;
+  // A blocking rule: where vigild enforces, a match at a permission check
+  // denies the operation (Sigma `vigil: {action: block}`, docs/sigma.md). The
+  // verifier accepts it only if the rule can be decided at that check
+  // (CheckBlockingRule, docs/verifier.md).
+  bool block = false;
 
   bool operator==(const Rule&) const = default;
 };
 
+// "block" for a blocking rule, else "alert".
+std::string_view RuleActionName(const Rule& rule);
+
 // Appends the rule's identity as JSON object members, no braces:
 // "rule_id":"...","rule_title":"...","level":"high","tags":[...]
-// (the part every alert line shares; docs/alerts.md).
+// and, for a blocking rule only, ,"action":"block" (the part every alert
+// line shares; docs/alerts.md).
 void AppendRuleJsonFields(std::string& out, const Rule& rule);
 
 // Metadata a bundle header carries (see docs/bundle-format.md).

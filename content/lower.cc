@@ -355,6 +355,7 @@ class Lowerer {
     rule.event_type = type_;
     rule.event_type_name = schema_.event_type(type_).name;
     rule.level = LowerLevel();
+    rule.block = LowerAction();
     if (src_.timeframe) {
       diags_.Error(DiagCode::kUnsupportedFeature, At(src_.timeframe->line),
                    "'timeframe' belongs to aggregations and correlations, which are not supported");
@@ -423,6 +424,18 @@ class Lowerer {
       return Level::kMedium;
     }
     return *level;
+  }
+
+  // `vigil: {action: ...}`. An unknown action is an error, not a default:
+  // a rule meant to block must not quietly only alert, nor the reverse. Whether
+  // the rule can block at all is the verifier's decision (CheckBlockingRule).
+  bool LowerAction() {
+    if (!src_.action) return false;
+    if (src_.action->text == "alert") return false;
+    if (src_.action->text == "block") return true;
+    diags_.Error(DiagCode::kBadValue, At(src_.action->line),
+                 fmt::format("unknown vigil.action {} (alert or block)", Quoted(src_.action->text)));
+    return false;
   }
 
   // --- atoms ---------------------------------------------------------------

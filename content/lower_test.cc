@@ -397,6 +397,52 @@ TEST(Lower, MetadataAndSource) {
   EXPECT_EQ(a.field_name, "Image");
 }
 
+// A rule with `vigil_block` (a YAML `vigil:` map, or empty) after the title.
+LowerResult LowerWithVigil(std::string_view vigil_block, Diagnostics& diags) {
+  std::string text = fmt::format(
+      "title: Test rule\nid: 0a1b2c3d-0000-4000-8000-000000000001\n{}logsource:\n  product: linux\n"
+      "  category: process_creation\ndetection:\n  s:\n    Image|endswith: /evil\n  condition: s\nlevel: high\n",
+      vigil_block);
+  ReadResult read = ReadSigma(text, "test.yml", diags);
+  if (read.rules.size() != 1) {
+    ADD_FAILURE() << "the reader refused the test rule:\n" << diags.ToText();
+    return {};
+  }
+  return LowerRule(read.rules[0], Schema::Builtin(), diags);
+}
+
+TEST(Lower, VigilActionSetsBlock) {
+  for (auto [yaml, block] : {std::pair<std::string_view, bool>{"", false},
+                             {"vigil: {}\n", false},
+                             {"vigil: {action: alert}\n", false},
+                             {"vigil: {action: block}\n", true},
+                             {"vigil:\n  action: 'block'\n", true}}) {
+    Diagnostics diags;
+    LowerResult r = LowerWithVigil(yaml, diags);
+    ASSERT_EQ(r.outcome, LowerOutcome::kCompiled) << yaml << diags.ToText();
+    EXPECT_EQ(r.rule.block, block) << yaml;
+    EXPECT_EQ(RuleActionName(r.rule), block ? "block" : "alert");
+    EXPECT_EQ(PrettyCondition(r.rule), R"(Image endswith "/evil")");
+  }
+}
+
+TEST(LowerErrors, UnknownVigilActionNamesItsLine) {
+  for (std::string_view value : {"deny", "Block", "BLOCK", "true", "''"}) {
+    Diagnostics diags;
+    LowerResult r = LowerWithVigil(fmt::format("vigil:\n  action: {}\n", value), diags);
+    EXPECT_EQ(r.outcome, LowerOutcome::kRefused) << value;
+    ASSERT_EQ(diags.list().size(), 1u) << diags.ToText();
+    const Diagnostic& d = diags.list()[0];
+    EXPECT_EQ(d.code, DiagCode::kBadValue);
+    EXPECT_EQ(d.severity, Severity::kError);
+    EXPECT_EQ(d.where.file, "test.yml");
+    EXPECT_EQ(d.where.line, 4);
+    EXPECT_EQ(d.where.rule_id, "0a1b2c3d-0000-4000-8000-000000000001");
+    EXPECT_NE(d.message.find("unknown vigil.action"), std::string::npos) << d.message;
+    EXPECT_NE(d.message.find("(alert or block)"), std::string::npos) << d.message;
+  }
+}
+
 TEST(Lower, KeywordAtomsUseAnyField) {
   Lowered l = Compile(R"(
   keywords: 'nc -e'

@@ -13,6 +13,7 @@
 //      negative case; every rule a cases file names exists and has a positive.
 //   5. Replaying rules/samples/events.jsonl with the default bundle reads every
 //      line, raises alerts, and raises them only on the intrusion's processes.
+//   6. No default rule is a blocking rule.
 //
 // Mapping alerts to cases: an alert carries the input event verbatim, so the
 // harness overwrites each case's event "ProcessId" with a marker unique to the
@@ -313,6 +314,23 @@ TEST_F(ReplayCasesTest, DefaultRulesMatchTheirCases) {
   std::vector<Case> cases = LoadCases(src_ + "/rules/default/tests.jsonl", kMarkerBase);
   ASSERT_FALSE(cases.empty());
   CheckCases(cases, bundle, "rules/default/tests.jsonl", "default_cases");
+}
+
+// vigil ships with enforcement off, and its default content must not block
+// even where an operator turns enforcement on: blocking is always the
+// operator's explicit choice (docs/sigma.md, "vigil attributes").
+TEST_F(ReplayCasesTest, DefaultContentNeverBlocks) {
+  std::string bundle = Bundle("default", src_ + "/rules/default", /*strict=*/true);
+  ASSERT_FALSE(HasFailure());
+  std::string err = tmp_ + "/default.inspect.stderr";
+  CommandResult r = RunCommand(Vigil() + " content inspect --json " + Quote(bundle), err);
+  ASSERT_EQ(r.exit_code, 0) << ReadAll(err);
+  json doc = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(doc.is_object() && doc.contains("rules") && doc["rules"].is_array()) << r.out.substr(0, 200);
+  ASSERT_GE(doc["rules"].size(), 25u);
+  for (const json& rule : doc["rules"]) {
+    EXPECT_EQ(rule.value("action", ""), "alert") << rule.value("id", "") << " (" << rule.value("source", "") << ")";
+  }
 }
 
 TEST_F(ReplayCasesTest, SigmaHqRulesMatchHandWrittenCases) {

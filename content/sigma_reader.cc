@@ -162,6 +162,7 @@ class DocumentReader {
     ReadTags(doc["tags"], rule.tags);
     ReadLogsource(doc, rule);
     ReadDetection(doc, rule);
+    ReadVigil(doc, rule);
   }
 
  private:
@@ -301,6 +302,51 @@ class DocumentReader {
       }
     }
     if (!has_condition) diags_.Error(DiagCode::kMissingKey, At(det), "'detection' has no 'condition'");
+  }
+
+  // `vigil: {action: block}`: Sigma allows custom top-level attributes, and
+  // vigil keeps all of its own under one key. A key it does not know is an
+  // error, not ignored: it is an instruction to vigil, perhaps for a newer
+  // version, and silently doing something else is worse than refusing.
+  void ReadVigil(const YAML::Node& doc, SigmaRule& rule) {
+    const YAML::Node vigil = doc["vigil"];
+    if (!vigil) return;
+    if (!vigil.IsMap()) {
+      int line = Line(vigil);
+      if (vigil.IsNull()) {  // marked at the next token: report the key's line
+        for (const auto& kv : doc) {
+          if (kv.first.IsScalar() && kv.first.Scalar() == "vigil") line = Line(kv.first);
+        }
+      }
+      diags_.Error(DiagCode::kBadValue, At(line),
+                   fmt::format("'vigil' must be a map such as {{action: block}}, not {}", Describe(vigil)));
+      return;
+    }
+    std::set<std::string> seen;
+    for (const auto& kv : vigil) {
+      if (!kv.first.IsScalar()) {
+        diags_.Error(DiagCode::kBadValue, At(kv.first), "'vigil' keys must be plain text");
+        continue;
+      }
+      const std::string& key = kv.first.Scalar();
+      const std::string shown = key.size() <= 64 ? key : key.substr(0, 64) + "...";
+      if (!seen.insert(key).second) {
+        diags_.Error(DiagCode::kBadValue, At(kv.first), fmt::format("key 'vigil.{}' appears twice", shown));
+        continue;
+      }
+      if (key != "action") {
+        diags_.Error(DiagCode::kBadValue, At(kv.first),
+                     fmt::format("unknown vigil attribute '{}' (vigil knows: action)", shown));
+        continue;
+      }
+      if (kv.second.IsNull()) {  // yaml-cpp marks an empty value at the next token: report the key's line
+        diags_.Error(DiagCode::kBadValue, At(kv.first), "'vigil.action' has no value (alert or block)");
+        continue;
+      }
+      rule.action.emplace();
+      rule.action->line = Line(kv.second);
+      ReadScalar(kv.second, "vigil.action", rule.action->text);
+    }
   }
 
   void ReadConditions(const YAML::Node& node, int key_line, std::vector<SigmaText>& out) {

@@ -80,6 +80,9 @@ struct SigmaRule {
   std::vector<SigmaText> conditions;       // a list under `condition` means OR
   std::optional<SigmaText> timeframe;      // only meaningful with aggregations
   int detection_line = 0;
+  // vigil's own attributes, the top-level `vigil:` map (docs/sigma.md). Only
+  // `action` exists; its value is checked when the rule is lowered.
+  std::optional<SigmaText> action;
 };
 
 struct ReadResult {

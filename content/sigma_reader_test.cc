@@ -240,6 +240,58 @@ TEST(SigmaReaderErrors, SyntaxErrorLineInLaterDocument) {
   EXPECT_GE(diags.list().at(0).where.line, 26) << diags.ToText();
 }
 
+// ---- vigil's own attributes -------------------------------------------------------
+
+constexpr std::string_view kDetection = "detection:\n  s: {Image: /x}\n  condition: s\n";
+
+TEST(SigmaReader, VigilActionIsReadWithItsLine) {
+  Diagnostics diags;
+  ReadResult r = ReadSigma(std::string(kHead) + "vigil:\n  action: block\n" + std::string(kDetection), "v.yml", diags);
+  ASSERT_EQ(r.rules.size(), 1u) << diags.ToText();
+  EXPECT_TRUE(diags.list().empty()) << diags.ToText();
+  ASSERT_TRUE(r.rules[0].action);
+  EXPECT_EQ(r.rules[0].action->text, "block");
+  EXPECT_EQ(r.rules[0].action->line, 5);
+
+  Diagnostics flow;
+  r = ReadSigma(std::string(kHead) + "vigil: {action: alert}\n" + std::string(kDetection), "v.yml", flow);
+  ASSERT_EQ(r.rules.size(), 1u) << flow.ToText();
+  EXPECT_EQ(r.rules[0].action->text, "alert");
+
+  Diagnostics none;
+  r = ReadSigma(std::string(kHead) + "vigil: {}\n" + std::string(kDetection), "v.yml", none);
+  ASSERT_EQ(r.rules.size(), 1u) << none.ToText();
+  EXPECT_FALSE(r.rules[0].action);
+  r = ReadSigma(std::string(kHead) + std::string(kDetection), "v.yml", none);
+  ASSERT_EQ(r.rules.size(), 1u) << none.ToText();
+  EXPECT_FALSE(r.rules[0].action);
+}
+
+TEST(SigmaReaderErrors, VigilAttributeShapes) {
+  const std::string head(kHead), det(kDetection);
+  ExpectError(head + "vigil: block\n" + det, DiagCode::kBadValue, 4);
+  ExpectError(head + "vigil:\n" + det, DiagCode::kBadValue, 4);
+  ExpectError(head + "vigil: [action, block]\n" + det, DiagCode::kBadValue, 4);
+  ExpectError(head + "vigil:\n  action: block\n  mode: enforce\n" + det, DiagCode::kBadValue, 6);
+  ExpectError(head + "vigil:\n  Action: block\n" + det, DiagCode::kBadValue, 5);
+  ExpectError(head + "vigil:\n  action: [block]\n" + det, DiagCode::kBadValue, 5);
+  ExpectError(head + "vigil:\n  action: {kind: block}\n" + det, DiagCode::kBadValue, 5);
+  ExpectError(head + "vigil:\n  action:\n" + det, DiagCode::kBadValue, 5);
+  ExpectError(head + "vigil:\n  action: block\n  action: alert\n" + det, DiagCode::kBadValue, 6);
+  ExpectError(head + "vigil:\n  ? [a]\n  : block\n" + det, DiagCode::kBadValue, 5);
+  ExpectError(head + "vigil: {action: block}\nvigil: {action: alert}\n" + det, DiagCode::kBadValue, 5);
+  ExpectError(head + "vigil:\n  action: " + std::string(kMaxTextBytes + 1, 'b') + "\n" + det,
+              DiagCode::kValueTooLong, 5);
+}
+
+TEST(SigmaReaderErrors, UnknownVigilAttributeIsNamed) {
+  Diagnostics diags;
+  ReadSigma(std::string(kHead) + "vigil:\n  kill: true\n" + std::string(kDetection), "v.yml", diags);
+  ASSERT_EQ(diags.list().size(), 1u) << diags.ToText();
+  EXPECT_EQ(Diagnostics::Format(diags.list()[0]),
+            "v.yml:5: error VG106 bad-value [rule i]: unknown vigil attribute 'kill' (vigil knows: action)");
+}
+
 TEST(SigmaReaderErrors, LaterDocumentsStillRead) {
   std::string text = "title: broken\n---\n" + std::string(kRule);
   Diagnostics diags;

@@ -15,9 +15,13 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <re2/re2.h>
+
+#include "content/decision_fields.h"
 
 namespace vigil::content {
 namespace {
@@ -95,6 +99,9 @@ class RuleChecker {
     CheckEventType();
     CheckAtoms();
     CheckProgram();
+    // Only once the event type is known good: otherwise there is no field
+    // table to judge decision time against, and VG501 already refused it.
+    if (rule_.block && type_ != nullptr) CheckBlockingRule(rule_, schema_, diags_, where_);
   }
 
  private:
@@ -435,6 +442,113 @@ bool Verify(const Ruleset& rs, const Schema& schema, Diagnostics& diags, const L
     RuleChecker(rule, schema, diags, at, budget).Run();
   }
   return diags.error_count() == before;
+}
+
+namespace {
+
+// "process_creation (FAN_OPEN_EXEC_PERM), file_access (FAN_OPEN_PERM)"
+std::string BlockableTypes() {
+  std::string out;
+  for (const DecisionFields& d : DecisionFieldTable()) {
+    out += fmt::format("{}{} ({})", out.empty() ? "" : ", ", d.event_type, d.decided_at);
+  }
+  return out;
+}
+
+// "atom 2" or "atoms 0, 3 (keyword: every string field), 5"; at most kShown
+// atoms listed. Each entry is (atom index, read through a keyword atom).
+std::string AtomList(const std::vector<std::pair<size_t, bool>>& atoms) {
+  static constexpr size_t kShown = 8;
+  std::string out = atoms.size() == 1 ? "atom " : "atoms ";
+  for (size_t i = 0; i < atoms.size() && i < kShown; ++i) {
+    const std::string_view how = atoms[i].second ? " (keyword: every string field)" : "";
+    out += fmt::format("{}{}{}", i ? ", " : "", atoms[i].first, how);
+  }
+  if (atoms.size() > kShown) out += fmt::format(", ... ({} atoms)", atoms.size());
+  return out;
+}
+
+}  // namespace
+
+bool CheckBlockingRule(const Rule& rule, const Schema& schema, Diagnostics& diags, const Location& where) {
+  const size_t before = diags.error_count();
+  Location at = where;
+  if (at.rule_id.empty()) at.rule_id = rule.id.substr(0, kMaxTextBytes);
+  const std::string id = Shown(rule.id);
+  auto refuse = [&](DiagCode code, std::string message) {
+    diags.Error(code, at, fmt::format("rule {}: blocking rule: {}", id, message));
+  };
+
+  if (rule.event_type >= schema.event_types().size()) {
+    refuse(DiagCode::kVerifyBlockEventType,
+           fmt::format("event type index {} is outside schema v{}; rules that can block: {}", rule.event_type,
+                       schema.version(), BlockableTypes()));
+    return false;
+  }
+  const EventTypeDef& type = schema.event_type(rule.event_type);
+  const DecisionFields* decision = FindDecisionFields(type.name);
+  if (decision == nullptr) {
+    refuse(DiagCode::kVerifyBlockEventType,
+           fmt::format("{} events are seen only after they happened, so there is nothing to deny; rules that can "
+                       "block: {}",
+                       type.name, BlockableTypes()));
+    return false;
+  }
+
+  // For each field of the type, the atoms that read it (atom index, whether
+  // through a keyword atom). A keyword atom reads every string field. Indices
+  // outside the type (VG502 in the verifier) are unknown too, reported once.
+  const size_t n = type.fields.size();
+  std::vector<std::vector<std::pair<size_t, bool>>> readers(n);
+  std::vector<std::pair<size_t, bool>> outside;
+  FieldIndex first_outside = 0;
+  auto read = [&](size_t atom, FieldIndex field) {
+    if (field < n) {
+      readers[field].push_back({atom, false});
+      return;
+    }
+    if (outside.empty()) first_outside = field;
+    outside.push_back({atom, false});
+  };
+  for (size_t i = 0; i < rule.atoms.size(); ++i) {
+    const Atom& atom = rule.atoms[i];
+    if (atom.field == kAnyField) {
+      for (size_t f = 0; f < n; ++f) {
+        if (type.fields[f].type == FieldType::kString) readers[f].push_back({i, true});
+      }
+    } else {
+      read(i, atom.field);
+    }
+    if (atom.op == AtomOp::kFieldRef) read(i, atom.ref_field);
+  }
+
+  if (!outside.empty()) {
+    refuse(DiagCode::kVerifyBlockField,
+           fmt::format("fields outside {} ({} fields; index {} first) have no value at {} ({})", type.name, n,
+                       first_outside, decision->moment, AtomList(outside)));
+  }
+  std::string known;
+  for (std::string_view f : decision->known) known += fmt::format("{}{}", known.empty() ? "" : ", ", f);
+  for (size_t f = 0; f < n; ++f) {
+    const std::string& name = type.fields[f].name;
+    if (readers[f].empty() || decision->IsKnown(name)) continue;
+    refuse(DiagCode::kVerifyBlockField,
+           fmt::format("field '{}' ({}) has no value at {} ({}): {}; a blocking {} rule may use only {}", name,
+                       AtomList(readers[f]), decision->moment, decision->decided_at, decision->WhyUnknown(name),
+                       type.name, known));
+  }
+  return diags.error_count() == before;
+}
+
+Status CheckBlockingRule(const Rule& rule, const Schema& schema) {
+  Diagnostics diags;
+  if (CheckBlockingRule(rule, schema, diags, {})) return Status::Ok();
+  for (const Diagnostic& d : diags.list()) {
+    if (d.severity != Severity::kError) continue;
+    return Status(Code::kVerifyFailed,
+                  fmt::format("{} {}: {}", DiagCodeString(d.code), DiagCodeSlug(d.code), d.message));
+  }
+  return Status(Code::kVerifyFailed, "blocking rule refused");
 }
 
 bool CheckCidr(std::string_view value, std::string& why) {

@@ -593,6 +593,190 @@ TEST(VerifierTest, UnusedAtomIsAWarning) {
   EXPECT_NE(d.list()[0].message.find("atom 1"), std::string::npos);
 }
 
+// ---- blocking rules -------------------------------------------------------------
+
+Rule Blocking(Rule r) {
+  r.block = true;
+  return r;
+}
+
+// `atoms` ORed, for event type `type`.
+Rule AnyOf(const char* type, std::vector<Atom> atoms) {
+  Rule r = OneAtomRule(atoms.at(0), type);
+  r.atoms = std::move(atoms);
+  r.program.clear();
+  for (uint32_t i = 0; i < r.atoms.size(); ++i) r.program.push_back({OpCode::kAtom, i, 0});
+  if (r.atoms.size() > 1) r.program.push_back({OpCode::kOr, static_cast<uint32_t>(r.atoms.size()), 0});
+  return r;
+}
+
+Atom Keyword(std::string value) {
+  Atom a;
+  a.op = AtomOp::kContains;
+  a.field = kAnyField;
+  a.value = std::move(value);
+  return a;
+}
+
+TEST(VerifierBlockingTest, ExecRuleWithCommandLineIsRefusedNamingRuleAndField) {
+  Rule r = Blocking(ValidRule("blk-1"));  // CommandLine contains "curl"
+  Diagnostics d;
+  ASSERT_TRUE(RefusedWith(r, DiagCode::kVerifyBlockField, &d));
+  const Diagnostic& x = d.list().at(0);
+  EXPECT_EQ(x.where.rule_id, "blk-1");
+  EXPECT_EQ(x.where.file, "test.yml");
+  EXPECT_NE(x.message.find("rule blk-1"), std::string::npos) << x.message;
+  EXPECT_NE(x.message.find("field 'CommandLine' (atom 0)"), std::string::npos) << x.message;
+  EXPECT_NE(x.message.find("FAN_OPEN_EXEC_PERM"), std::string::npos) << x.message;
+  EXPECT_NE(x.message.find("argv"), std::string::npos) << x.message;
+  // The same rule as an alerting rule is fine.
+  EXPECT_TRUE(Accepted(ValidRule("blk-1")));
+}
+
+TEST(VerifierBlockingTest, ExecRuleOnDecisionTimeFieldsIsAccepted) {
+  const char* pc = "process_creation";
+  Atom uid = FieldAtom(AtomOp::kNumEq, pc, "UserId", "");
+  Atom gid = FieldAtom(AtomOp::kNumGte, pc, "GroupId", "");
+  gid.number = 1000;
+  Atom ref = FieldAtom(AtomOp::kFieldRef, pc, "Image", "");
+  ref.ref_field = FieldId(pc, "ParentImage");
+  ref.ref_field_name = "ParentImage";
+  EXPECT_TRUE(Accepted(Blocking(AnyOf(pc, {
+                                                 FieldAtom(AtomOp::kEndsWith, pc, "Image", "/evil"),
+                                                 FieldAtom(AtomOp::kEndsWith, pc, "ParentImage", "/nginx"),
+                                                 FieldAtom(AtomOp::kContains, pc, "ParentCommandLine", "-c"),
+                                                 FieldAtom(AtomOp::kStartsWith, pc, "CurrentDirectory", "/tmp"),
+                                                 FieldAtom(AtomOp::kEquals, pc, "User", "www-data"),
+                                                 FieldAtom(AtomOp::kEquals, pc, "ParentUser", "root"),
+                                                 FieldAtom(AtomOp::kExists, pc, "LogonId", ""),
+                                                 FieldAtom(AtomOp::kNull, pc, "ParentProcessId", ""),
+                                                 FieldAtom(AtomOp::kExists, pc, "ProcessId", ""),
+                                                 uid,
+                                                 gid,
+                                                 ref,
+                                             }))));
+}
+
+TEST(VerifierBlockingTest, EveryWayOfReadingCommandLineIsRefused) {
+  const char* pc = "process_creation";
+  // Negated, exists/null, regex, as a fieldref operand: any read of the field.
+  Atom ref = FieldAtom(AtomOp::kFieldRef, pc, "ParentCommandLine", "");
+  ref.ref_field = FieldId(pc, "CommandLine");
+  ref.ref_field_name = "CommandLine";
+  Rule negated = Blocking(OneAtomRule(FieldAtom(AtomOp::kContains, pc, "CommandLine", "x")));
+  negated.program = {{OpCode::kAtom, 0, 0}, {OpCode::kNot, 0, 0}};
+  for (const Rule& r : {negated, Blocking(OneAtomRule(FieldAtom(AtomOp::kNull, pc, "CommandLine", ""))),
+                        Blocking(OneAtomRule(FieldAtom(AtomOp::kRegex, pc, "CommandLine", "a+"))),
+                        Blocking(OneAtomRule(ref))}) {
+    Diagnostics d;
+    EXPECT_TRUE(RefusedWith(r, DiagCode::kVerifyBlockField, &d));
+    EXPECT_NE(OnlyMessage(d).find("'CommandLine'"), std::string::npos) << d.ToText();
+  }
+}
+
+TEST(VerifierBlockingTest, KeywordAtomsReadCommandLineAtExec) {
+  const char* pc = "process_creation";
+  Rule r = Blocking(AnyOf(pc, {FieldAtom(AtomOp::kEndsWith, pc, "Image", "/nc"), Keyword("nc -e"),
+                               FieldAtom(AtomOp::kContains, pc, "CommandLine", "-e")}));
+  Diagnostics d;
+  ASSERT_TRUE(RefusedWith(r, DiagCode::kVerifyBlockField, &d));  // one diagnostic for the field, both atoms named
+  EXPECT_NE(OnlyMessage(d).find("field 'CommandLine' (atoms 1 (keyword: every string field), 2)"), std::string::npos)
+      << d.ToText();
+}
+
+TEST(VerifierBlockingTest, ManyAtomsOnTheFieldAreListedBounded) {
+  const char* pc = "process_creation";
+  std::vector<Atom> atoms;
+  for (int i = 0; i < 20; ++i) atoms.push_back(FieldAtom(AtomOp::kContains, pc, "CommandLine", std::to_string(i)));
+  Diagnostics d;
+  ASSERT_TRUE(RefusedWith(Blocking(AnyOf(pc, atoms)), DiagCode::kVerifyBlockField, &d));
+  EXPECT_NE(OnlyMessage(d).find("(atoms 0, 1, 2, 3, 4, 5, 6, 7, ... (20 atoms))"), std::string::npos) << d.ToText();
+}
+
+TEST(VerifierBlockingTest, OnlyExecAndOpenCanBlock) {
+  for (const char* type : {"file_event", "process_termination", "file_change", "file_rename", "file_delete",
+                           "network_connection"}) {
+    Diagnostics d;
+    EXPECT_TRUE(RefusedWith(Blocking(OneAtomRule(FieldAtom(AtomOp::kEndsWith, type, "Image", "/x"), type)),
+                            DiagCode::kVerifyBlockEventType, &d))
+        << type;
+    EXPECT_NE(OnlyMessage(d).find(std::string(type) + " events are seen only after they happened"),
+              std::string::npos)
+        << d.ToText();
+    EXPECT_NE(OnlyMessage(d).find("process_creation (FAN_OPEN_EXEC_PERM), file_access (FAN_OPEN_PERM)"),
+              std::string::npos)
+        << d.ToText();
+    EXPECT_EQ(d.list().at(0).where.rule_id, "r-1");
+  }
+}
+
+TEST(VerifierBlockingTest, OpenRuleMayUseEveryField) {
+  const char* fa = "file_access";
+  EXPECT_TRUE(Accepted(Blocking(AnyOf(fa, {
+                                                 FieldAtom(AtomOp::kContains, fa, "CommandLine", "exfil"),
+                                                 FieldAtom(AtomOp::kStartsWith, fa, "TargetFilename", "/etc/shadow"),
+                                                 FieldAtom(AtomOp::kEndsWith, fa, "Image", "/cat"),
+                                                 Keyword("secret"),
+                                             }))));
+}
+
+TEST(VerifierBlockingTest, WholeRulesetIsRefused) {
+  Ruleset rs = ValidRuleset();
+  rs.rules[1].block = true;
+  Diagnostics d;
+  EXPECT_FALSE(Verify(rs, S(), d, {"b.vbundle", 0, ""}));
+  EXPECT_EQ(ErrorCodes(d), std::vector<DiagCode>{DiagCode::kVerifyBlockField});
+  EXPECT_EQ(d.list().at(0).where.rule_id, "r-2");
+}
+
+TEST(VerifierBlockingTest, NotCheckedWhenTheEventTypeIsAlreadyRefused) {
+  Rule r = Blocking(ValidRule());
+  r.event_type = 99;
+  EXPECT_TRUE(RefusedWith(r, DiagCode::kVerifyEventType));
+}
+
+TEST(VerifierBlockingTest, StatusFormForPolicyBlocking) {
+  // vigild checks rules its configuration makes blocking: rule.block is not consulted.
+  Rule alerting = ValidRule("pol-1");
+  Status s = CheckBlockingRule(alerting, S());
+  EXPECT_EQ(s.code(), Code::kVerifyFailed);
+  EXPECT_NE(s.message().find("VG512 block-field-unknown"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("rule pol-1"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("'CommandLine'"), std::string::npos) << s.message();
+
+  Rule image = OneAtomRule(FieldAtom(AtomOp::kEndsWith, "process_creation", "Image", "/evil"));
+  EXPECT_TRUE(CheckBlockingRule(image, S()).ok());
+
+  Rule file_event = OneAtomRule(FieldAtom(AtomOp::kEndsWith, "file_event", "TargetFilename", "/x"), "file_event");
+  Status fe = CheckBlockingRule(file_event, S());
+  EXPECT_EQ(fe.code(), Code::kVerifyFailed);
+  EXPECT_NE(fe.message().find("VG511 block-event-type"), std::string::npos) << fe.message();
+}
+
+TEST(VerifierBlockingTest, StandaloneCheckIsSafeOnUnverifiedRules) {
+  Rule bad_type = ValidRule();
+  bad_type.event_type = 4000;
+  Diagnostics d1;
+  EXPECT_FALSE(CheckBlockingRule(bad_type, S(), d1, {}));
+  EXPECT_EQ(ErrorCodes(d1), std::vector<DiagCode>{DiagCode::kVerifyBlockEventType});
+
+  Rule bad_field = OneAtomRule(FieldAtom(AtomOp::kEndsWith, "process_creation", "Image", "/x"));
+  bad_field.atoms[0].field = 500;
+  Diagnostics d2;
+  EXPECT_FALSE(CheckBlockingRule(bad_field, S(), d2, {}));
+  EXPECT_EQ(ErrorCodes(d2), std::vector<DiagCode>{DiagCode::kVerifyBlockField});
+  EXPECT_NE(OnlyMessage(d2).find("fields outside process_creation (12 fields; index 500 first) have no value at exec "
+                                 "permission time (atom 0)"),
+            std::string::npos)
+      << d2.ToText();
+
+  Atom ref = FieldAtom(AtomOp::kFieldRef, "process_creation", "Image", "");
+  ref.ref_field = kAnyField;
+  Diagnostics d3;
+  EXPECT_FALSE(CheckBlockingRule(OneAtomRule(ref), S(), d3, {}));
+  EXPECT_EQ(ErrorCodes(d3), std::vector<DiagCode>{DiagCode::kVerifyBlockField});
+}
+
 // ---- reporting ----------------------------------------------------------------
 
 TEST(VerifierTest, CollectsEveryProblem) {
