@@ -1,5 +1,6 @@
-// Test builds only (vigild-faults): crash or hang on marked content. Never
-// linked into vigild, the package or anything installed.
+// Test builds only (vigild-faults, responder_test): crash, hang or decide
+// slowly on marked content. Never linked into vigild, the package or
+// anything installed.
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +23,16 @@ void MaybeInjectFault(const content::Ruleset& ruleset) {
       for (;;) ::pause();
     }
   }
+}
+
+std::chrono::milliseconds InjectedDecisionDelay(std::span<const content::Rule> blocking_rules) {
+  for (const content::Rule& rule : blocking_rules) {
+    const auto& tags = rule.tags;
+    if (std::find(tags.begin(), tags.end(), "vigil.test.slow_decision") != tags.end()) {
+      return std::chrono::milliseconds(100);
+    }
+  }
+  return std::chrono::milliseconds(0);
 }
 
 }  // namespace vigil::sensor

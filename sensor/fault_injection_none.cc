@@ -5,4 +5,8 @@ namespace vigil::sensor {
 
 void MaybeInjectFault(const content::Ruleset&) {}
 
+std::chrono::milliseconds InjectedDecisionDelay(std::span<const content::Rule>) {
+  return std::chrono::milliseconds(0);
+}
+
 }  // namespace vigil::sensor
