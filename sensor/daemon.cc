@@ -22,10 +22,12 @@
 #include "content/bundle_file.h"
 #include "engine/engine.h"
 #include "sensor/bounded_queue.h"
+#include "sensor/enforcement.h"
 #include "sensor/event_builder.h"
 #include "sensor/metrics.h"
 #include "sensor/owned_raw_event.h"
 #include "sensor/process_table.h"
+#include "sensor/responder.h"
 #include "sensor/shadow.h"
 #include "sensor/sinks.h"
 #include "sensor/worker_content.h"
@@ -189,6 +191,11 @@ struct Daemon::Impl {
   // every loop (at least every kPollMs when idle).
   std::atomic<uint64_t> eval_ticks{0};
 
+  // Enforcement ([enforce], docs/enforce.md): the permission responder, fed
+  // the blocking rules of whatever content runs. Null when not enforcing.
+  std::unique_ptr<Responder> responder;
+  ResponderStats enforce_logged;  // main thread: what the health log has reported
+
   std::vector<std::unique_ptr<sources::EventSource>> sources;
   std::vector<bool> source_degraded_exec;  // per source: fanotify exec events needing /proc enrichment
   bool degraded = false;
@@ -229,6 +236,10 @@ struct Daemon::Impl {
     if (options.report) options.report(line);
   }
   Status StartSources();
+  void StartEnforcement();
+  void SetBlockingRules(const engine::Engine& content_engine);
+  void OnBlock(const engine::Engine& blocking, uint32_t rule_index, const OwnedEvent& event);
+  void EnforcementMetrics();
   Status OpenSinks();
   void RegisterMetrics();
   void RefreshMetrics();
@@ -244,6 +255,9 @@ void Daemon::Impl::SetEngine(const LoadedContent& c) {
     engine = c.engine;
   }
   generation.fetch_add(1, std::memory_order_release);
+  // The responder swaps to the new content's blocking rules and flushes its
+  // verdict cache: an allow of the old content may not hold under the new.
+  if (responder) SetBlockingRules(*c.engine);
   metrics.AddGauge("vigil_content_version", "Content version of the running bundle")
       .Set(static_cast<double>(info.content_version));
   for (ContentLevel l : {ContentLevel::kPath, ContentLevel::kActive, ContentLevel::kLkg, ContentLevel::kDefault, ContentLevel::kBuiltin}) {
@@ -509,6 +523,154 @@ Status Daemon::Impl::StartSources() {
   metrics.AddGauge("vigil_degraded", "1 when the sensor runs without eBPF or without fanotify")
       .Set(degraded ? 1.0 : 0.0);
   return Status::Ok();
+}
+
+// The parent directory of `path` ("/a/b" -> "/a"), or "" for a bare name.
+std::string ParentDir(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return "";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+void Daemon::Impl::StartEnforcement() {
+  if (!config.enforce) return;
+  metrics.AddGauge("vigil_enforce_enabled", "1 when [enforce] is on and the permission responder runs").Set(0);
+  ResponderOptions o;
+  for (const std::string& p : config.enforce_paths) o.marks.push_back({p, MarkScope::kFilesystem});
+  o.exec = config.enforce_exec;
+  o.open = config.enforce_open;
+  o.deadline = std::chrono::milliseconds(config.enforce_deadline_ms);
+  o.queue_capacity = config.enforce_queue;
+  o.verdict_cache = config.enforce_verdict_cache;
+  o.allowed_pids = options.enforce_allowed_pids;
+  // vigil's own files are never blocked: its binaries and configuration
+  // (from the caller), its content wherever it lives, and the operator's list.
+  o.never_block_prefixes = options.enforce_never_block;
+  for (const std::string& p : {config.store_path, config.content_path, config.default_content_path,
+                               ParentDir(BuildTreeDefault()), config.trust_root_path}) {
+    if (!p.empty()) o.never_block_prefixes.push_back(p);
+  }
+  for (const std::string& p : config.enforce_never_block) o.never_block_prefixes.push_back(p);
+  ResponderCallbacks cb;
+  cb.on_block = [this](const engine::Engine& e, uint32_t rule, const OwnedEvent& ev) { OnBlock(e, rule, ev); };
+  // on_health runs on the responder thread, between answers: it only counts
+  // (the responder's own counters); the main thread reports the news once a
+  // second (EnforcementMetrics).
+  auto r = std::make_unique<Responder>(std::move(o), std::move(cb));
+  std::shared_ptr<const engine::Engine> content_engine;
+  {
+    std::lock_guard<std::mutex> lock(engine_mu);
+    content_engine = engine;
+  }
+  responder = std::move(r);
+  SetBlockingRules(*content_engine);
+  if (Status s = responder->Start(); !s.ok()) {
+    // Fail open, loudly: the sensor keeps watching; nothing is blocked.
+    LogError("enforce: NOT ENFORCING: {}", s.ToString());
+    metrics.AddCounter("vigil_enforce_start_failures_total", "Permission responder start failures").Add();
+    responder.reset();
+    return;
+  }
+  metrics.AddGauge("vigil_enforce_enabled", "1 when [enforce] is on and the permission responder runs").Set(1);
+  std::string paths;
+  for (const std::string& p : config.enforce_paths) paths += (paths.empty() ? "" : ", ") + p;
+  LogInfo("enforce: permission responder on {} ({}{}{}), deadline {} ms, verdict cache {}", paths,
+          config.enforce_exec ? "exec" : "", config.enforce_exec && config.enforce_open ? "+" : "",
+          config.enforce_open ? "open" : "", config.enforce_deadline_ms, config.enforce_verdict_cache ? "on" : "off");
+}
+
+void Daemon::Impl::SetBlockingRules(const engine::Engine& content_engine) {
+  const uint64_t version = content_engine.info().content_version;
+  Result<BlockingSelection> s =
+      SelectBlockingRules(content_engine, {config.enforce_rule_ids, config.enforce_tags});
+  if (!s) {
+    LogError("enforce: {}; nothing blocks", s.error().ToString());
+    responder->SetEngine(nullptr);
+    metrics.AddGauge("vigil_enforce_blocking_rules", "Rules the permission responder enforces").Set(0);
+    return;
+  }
+  for (const std::string& r : s->refused) {
+    LogError("enforce: {}", r);
+    metrics.AddCounter("vigil_enforce_policy_refused_total", "Rules the enforce policy names that cannot block")
+        .Add();
+  }
+  for (const std::string& u : s->unmatched) LogWarning("enforce: policy {} names no rule of content v{}", u, version);
+  LogInfo("enforce: content v{}: {} blocking rules ({} marked in the content, {} by policy)", version,
+          s->from_content + s->from_policy, s->from_content, s->from_policy);
+  metrics.AddGauge("vigil_enforce_blocking_rules", "Rules the permission responder enforces")
+      .Set(static_cast<double>(s->from_content + s->from_policy));
+  responder->SetEngine(std::move(s->engine));
+}
+
+// Evaluator thread of the responder: the operation is already denied.
+void Daemon::Impl::OnBlock(const engine::Engine& blocking, uint32_t rule_index, const OwnedEvent& event) {
+  const content::Rule& rule = blocking.rule(rule_index);
+  std::string line;
+  AppendAlertLine(line, {host, blocking.info().content_version, "denied"}, rule, event, blocking.schema());
+  alerts_total->Add();
+  metrics.AddCounter("vigil_enforce_blocks_total", "Operations denied, by rule", {{"rule_id", rule.id}}).Add();
+  if (!alert_queue.TryPush(std::move(line))) alerts_dropped->Add();
+}
+
+// Main thread, once a second: the responder's counters as metrics, and each
+// health event (a missed deadline, a full queue: both answered ALLOW) in the
+// log, summed over the second so that a storm is one line a second.
+void Daemon::Impl::EnforcementMetrics() {
+  if (!responder) return;
+  const ResponderStats st = responder->stats();
+  auto counter = [&](const char* name, const char* help, uint64_t v, const Labels& labels = {}) {
+    metrics.AddCounter(name, help, labels).Set(v);
+  };
+  auto gauge = [&](const char* name, const char* help, double v, const Labels& labels = {}) {
+    metrics.AddGauge(name, help, labels).Set(v);
+  };
+  const char* kEvents = "Permission events the responder read";
+  const char* kAnswers = "Permission events answered, by verdict and reason";
+  counter("vigil_enforce_events_total", kEvents, st.events);
+  counter("vigil_enforce_answers_total", kAnswers, st.denied, {{"verdict", "deny"}, {"reason", "rule"}});
+  const uint64_t allowed_reasoned =
+      st.allowed_own + st.allowed_excluded + st.allowed_unevaluated + st.deadline_missed + st.queue_full;
+  counter("vigil_enforce_answers_total", kAnswers, st.allowed - std::min(st.allowed, allowed_reasoned),
+          {{"verdict", "allow"}, {"reason", "decided"}});
+  counter("vigil_enforce_answers_total", kAnswers, st.allowed_own, {{"verdict", "allow"}, {"reason", "own"}});
+  counter("vigil_enforce_answers_total", kAnswers, st.allowed_excluded, {{"verdict", "allow"}, {"reason", "excluded"}});
+  counter("vigil_enforce_answers_total", kAnswers, st.allowed_unevaluated,
+          {{"verdict", "allow"}, {"reason", "unevaluated"}});
+  counter("vigil_enforce_answers_total", kAnswers, st.deadline_missed, {{"verdict", "allow"}, {"reason", "deadline"}});
+  counter("vigil_enforce_answers_total", kAnswers, st.queue_full, {{"verdict", "allow"}, {"reason", "queue_full"}});
+  counter("vigil_enforce_kernel_overflows_total", "Permission queue overflows in the kernel (the kernel allowed)",
+          st.kernel_overflows);
+  counter("vigil_enforce_errors_total", "Failed responses, marks or reads of the responder", st.errors);
+  gauge("vigil_enforce_pending", "Permission events read and not yet answered", static_cast<double>(st.pending));
+  gauge("vigil_enforce_cache_marks", "Ignore marks of the kernel verdict cache since its last flush",
+        static_cast<double>(st.cache_marks));
+  counter("vigil_enforce_cache_flushes_total", "Flushes of the kernel verdict cache", st.cache_flushes);
+  gauge("vigil_enforce_cache_in_use", "1 when allows of this kind are cached in the kernel",
+        st.cache_exec ? 1.0 : 0.0, {{"kind", "exec"}});
+  gauge("vigil_enforce_cache_in_use", "1 when allows of this kind are cached in the kernel",
+        st.cache_open ? 1.0 : 0.0, {{"kind", "open"}});
+  const char* kLatency = "Read-to-answer latency of decided permission events, microseconds";
+  gauge("vigil_enforce_decision_latency_us", kLatency, static_cast<double>(st.decision_p50_us),
+        {{"quantile", "0.5"}});
+  gauge("vigil_enforce_decision_latency_us", kLatency, static_cast<double>(st.decision_p99_us),
+        {{"quantile", "0.99"}});
+  gauge("vigil_enforce_max_response_latency_us", "Longest read-to-answer time of any permission event",
+        static_cast<double>(st.max_response_latency_us));
+  const uint64_t missed = st.deadline_missed - enforce_logged.deadline_missed;
+  const uint64_t full = st.queue_full - enforce_logged.queue_full;
+  if (missed > 0) {
+    LogWarning("enforce: health: {} permission decisions missed their {} ms deadline and were ALLOWED ({} in all)",
+               missed, config.enforce_deadline_ms, st.deadline_missed);
+  }
+  if (full > 0) {
+    LogWarning("enforce: health: {} permission events found the decision queue full and were ALLOWED ({} in all)",
+               full, st.queue_full);
+  }
+  if (st.kernel_overflows > enforce_logged.kernel_overflows) {
+    LogWarning("enforce: health: the kernel's permission queue overflowed {} times",
+               st.kernel_overflows - enforce_logged.kernel_overflows);
+  }
+  enforce_logged = st;
 }
 
 Status Daemon::Impl::OpenSinks() {
@@ -830,6 +992,7 @@ Status Daemon::Run() {
   for (size_t i = 0; i < d.sources.size(); ++i) threads.emplace_back([&d, i] { d.SourceLoop(i); });
   std::thread eval([&d] { d.EvalLoop(); });
   std::thread sink([&d] { d.SinkLoop(); });
+  d.StartEnforcement();  // before "running": from then on, marked execs and opens are decided
   std::string started;
   for (const auto& s : d.sources) started += std::string(started.empty() ? "" : ", ") + std::string(s->name());
   const LoadedContent* running = d.content->running();
@@ -843,20 +1006,26 @@ Status Daemon::Run() {
   auto last_refresh = Clock::now() - std::chrono::seconds(1);
   auto last_heartbeat = Clock::now();
   uint64_t heartbeat_ticks = ~0ull;
+  uint64_t heartbeat_loops = ~0ull;
   while (!d.stop.load(std::memory_order_acquire)) {
     const auto now = Clock::now();
     if (now - last_refresh >= std::chrono::seconds(1)) {
       d.RefreshMetrics();
+      d.EnforcementMetrics();
       d.content->Tick(static_cast<int64_t>(::time(nullptr)));
       d.UpdateMetrics();
       last_refresh = now;
     }
     // The heartbeat says the pipeline moves, not merely that this thread
-    // does: it is sent only if the evaluation thread looped since the last.
+    // does: it is sent only if the evaluation thread looped since the last,
+    // and, when enforcing, the permission responder too (a stuck responder
+    // holds up every marked exec/open: the supervisor must kill it).
     if (now - last_heartbeat >= kHeartbeatInterval) {
       uint64_t ticks = d.eval_ticks.load(std::memory_order_relaxed);
-      if (ticks != heartbeat_ticks) d.Report("hb");
+      uint64_t loops = d.responder ? d.responder->stats().loops : 0;
+      if (ticks != heartbeat_ticks && (!d.responder || loops != heartbeat_loops)) d.Report("hb");
       heartbeat_ticks = ticks;
+      heartbeat_loops = loops;
       last_heartbeat = now;
     }
     d.FinishShadow();
@@ -882,6 +1051,15 @@ Status Daemon::Run() {
   }
 
   if (d.agent) d.agent->Stop();
+  // First: answers everything pending ALLOW and closes the group, before
+  // the threads that consume its alerts stop.
+  if (d.responder) {
+    d.responder->Stop();
+    d.EnforcementMetrics();
+    ResponderStats st = d.responder->stats();
+    LogInfo("enforce: stopped: {} permission events: denied {}, allowed {} (missed deadline {}, queue full {})",
+            st.events, st.denied, st.allowed, st.deadline_missed, st.queue_full);
+  }
   for (auto& t : threads) t.join();  // each source thread stops its source
   d.raw_queue.NotifyAll();
   eval.join();

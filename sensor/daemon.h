@@ -15,6 +15,7 @@
 // they only store atomics); everything else from the thread that calls Run.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -37,6 +38,11 @@ struct DaemonOptions {
   // True when no supervisor runs this worker (--no-supervisor): the worker
   // then holds the content store's lock itself.
   bool standalone = true;
+  // [enforce]: processes whose execs and opens are never blocked besides
+  // this one (the supervisor), and vigil's own files (its binaries, its
+  // configuration file); the daemon adds its content paths.
+  std::vector<int32_t> enforce_allowed_pids;
+  std::vector<std::string> enforce_never_block;
 };
 
 class Daemon {

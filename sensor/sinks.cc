@@ -34,6 +34,10 @@ void AppendAlertLine(std::string& out, const AlertContext& ctx, const content::R
   AppendJsonString(out, ctx.host);
   out += fmt::format(",\"content_version\":{},", ctx.content_version);
   content::AppendRuleJsonFields(out, rule);
+  if (!ctx.decision.empty()) {
+    out += ",\"decision\":";
+    AppendJsonString(out, ctx.decision);
+  }
   out += ",\"event\":";
   AppendEventJson(out, event, schema);
   out += "}\n";

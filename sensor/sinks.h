@@ -27,10 +27,13 @@ namespace vigil::sensor {
 struct AlertContext {
   std::string_view host;
   uint64_t content_version = 0;
+  // What vigild did, for an alert raised at a permission check ("denied");
+  // empty (no key) for an alert of an event that already happened.
+  std::string_view decision;
 };
 
 // {"time":"2026-11-24T13:45:10.123456Z","host":..,"content_version":N,"rule_id":..,"rule_title":..,
-//  "level":..,"tags":[..],"event":{"event":"process_creation",...all fields...}}\n
+//  "level":..,"tags":[..][,"action":"block"][,"decision":"denied"],"event":{"event":"process_creation",...all fields...}}\n
 // `time` is the event's time_ns in UTC. Strings are JSON-escaped; bytes that
 // are not UTF-8 become U+FFFD, so the line is always valid JSON.
 void AppendAlertLine(std::string& out, const AlertContext& ctx, const content::Rule& rule,

@@ -97,6 +97,28 @@ TEST(AlertLine, TimeEdgesAndEmptyTags) {
   }
 }
 
+
+// A block: the rule says "action":"block", the context "decision":"denied",
+// in that order before the event; an ordinary alert has neither key.
+TEST(AlertLine, BlockCarriesActionAndDecision) {
+  const Schema& schema = Schema::Builtin();
+  content::Rule rule = TestRule();
+  rule.block = true;
+  std::string line;
+  AppendAlertLine(line, {.host = "h", .content_version = 3, .decision = "denied"}, rule, ExecEvent(schema, 1), schema);
+  nlohmann::json j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["action"], "block");
+  EXPECT_EQ(j["decision"], "denied");
+  EXPECT_NE(line.find("\"tags\":[\"attack.execution\",\"attack.t1059.004\"],\"action\":\"block\",\"decision\":\"denied\","
+                      "\"event\":{"),
+            std::string::npos)
+      << line;
+  std::string plain;
+  AppendAlertLine(plain, {.host = "h"}, TestRule(), ExecEvent(schema, 1), schema);
+  j = nlohmann::json::parse(plain);
+  EXPECT_FALSE(j.contains("action"));
+  EXPECT_FALSE(j.contains("decision"));
+}
 // Every control byte and every invalid UTF-8 shape still yields valid JSON.
 TEST(AlertLine, AnyBytesInStringsStayValidJson) {
   const Schema& schema = Schema::Builtin();

@@ -102,6 +102,17 @@ int main(int argc, char** argv) {
 
   sensor::DaemonOptions options;
   options.standalone = !worker;
+  // Never blocked when enforcing: this binary, the CLI beside it, the config.
+  char self_exe[PATH_MAX];
+  if (ssize_t n = ::readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1); n > 0) {
+    std::string self(self_exe, static_cast<size_t>(n));
+    options.enforce_never_block.push_back(self);
+    if (size_t slash = self.rfind('/'); slash != std::string::npos) {
+      options.enforce_never_block.push_back(self.substr(0, slash + 1) + "vigil");
+    }
+  }
+  if (!config_path.empty()) options.enforce_never_block.push_back(config_path);
+  if (worker) options.enforce_allowed_pids.push_back(static_cast<int32_t>(::getppid()));  // the supervisor
   std::optional<sensor::WorkerChannel> channel;
   if (worker) {
     // Die with the supervisor: a worker must never outlive the process that

@@ -158,12 +158,6 @@ class SafetyTest : public LiveDaemonTest {
     return ::testing::AssertionSuccess();
   }
 
-  // The worker: the supervisor's only child.
-  pid_t WorkerPid() {
-    std::string children = Slurp("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children");
-    return children.empty() ? -1 : static_cast<pid_t>(std::atoi(children.c_str()));
-  }
-
   httplib::Server server_;
   std::thread http_;
   int http_port_ = 0;

@@ -105,6 +105,25 @@ inline std::string TestRules(const std::string& root, int port) {
          "  condition: selection\n";
 }
 
+// fanotify groups open in every process on the machine: file descriptors
+// whose link reads "anon_inode:[fanotify]".
+inline int CountFanotifyGroups() {
+  // Processes come and go while we look: every step takes an error_code.
+  int groups = 0;
+  const live_fs::directory_iterator end;
+  std::error_code ec;
+  for (live_fs::directory_iterator proc("/proc", ec); !ec && proc != end; proc.increment(ec)) {
+    const std::string name = proc->path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code fd_ec;
+    for (live_fs::directory_iterator fd(proc->path() / "fd", fd_ec); !fd_ec && fd != end; fd.increment(fd_ec)) {
+      std::error_code link_ec;
+      if (live_fs::read_symlink(fd->path(), link_ec) == "anon_inode:[fanotify]") ++groups;
+    }
+  }
+  return groups;
+}
+
 class LiveDaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -224,6 +243,12 @@ class LiveDaemonTest : public ::testing::Test {
   }
 
   std::string Log() { return Slurp(dir_ + "/stderr"); }
+
+  // The worker of a supervised vigild: the supervisor's only child.
+  pid_t WorkerPid() {
+    std::string children = Slurp("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children");
+    return children.empty() ? -1 : static_cast<pid_t>(std::atoi(children.c_str()));
+  }
 
   // GET /metrics over the daemon's unix socket.
   std::string Metrics() {
