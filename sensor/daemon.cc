@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -548,7 +549,8 @@ void Daemon::Impl::StartEnforcement() {
   o.never_block_prefixes = options.enforce_never_block;
   for (const std::string& p : {config.store_path, config.content_path, config.default_content_path,
                                ParentDir(BuildTreeDefault()), config.trust_root_path}) {
-    if (!p.empty()) o.never_block_prefixes.push_back(p);
+    // Normalized: the responder compares resolved paths component by component.
+    if (!p.empty()) o.never_block_prefixes.push_back(std::filesystem::path(p).lexically_normal().string());
   }
   for (const std::string& p : config.enforce_never_block) o.never_block_prefixes.push_back(p);
   ResponderCallbacks cb;
