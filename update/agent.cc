@@ -160,7 +160,7 @@ void UpdateAgent::Record(const Outcome& o) {
   ++stats_.polls;
   if (o.status.ok()) {
     backoff_.Reset();
-    next_wait_ = options_.poll_interval;
+    next_wait_ = backoff_.Spread(options_.poll_interval, options_.poll_jitter);
     stats_.consecutive_failures = 0;
     stats_.last_success_unix = Now();
     if (o.delivered) {

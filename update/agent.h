@@ -73,6 +73,7 @@ struct UpdateAgentOptions {
   std::string manifest_url;  // http:// or https://
   std::string channel = "stable";
   std::chrono::milliseconds poll_interval{300'000};
+  double poll_jitter = 0.2;  // each regular wait is poll_interval +- this fraction (uniform)
   size_t max_manifest_bytes = kMaxManifestBytes;  // 64 KiB
   size_t max_bundle_bytes = 64 << 20;             // also capped by the manifest's bundle-size
   std::chrono::milliseconds timeout{60'000};      // one download, start to end
@@ -81,7 +82,7 @@ struct UpdateAgentOptions {
   std::chrono::milliseconds backoff_max{3'600'000};
   double backoff_factor = 2.0;
   std::string ca_file;                // "" = the system's CA store
-  uint64_t rng_seed = 0;              // backoff jitter; 0 = random
+  uint64_t rng_seed = 0;              // backoff and poll jitter; 0 = random
   std::function<int64_t()> now_unix;  // clock for expiry checks; empty = time(nullptr)
 };
 

@@ -349,7 +349,11 @@ TEST_F(AgentTest, BackoffGrowsAndResets) {
   EXPECT_TRUE(agent->PollOnce().ok());
   UpdateAgentStats st = agent->stats();
   EXPECT_EQ(st.consecutive_failures, 0u);
-  EXPECT_EQ(st.next_wait_ms, 60'000);                               // back to the poll interval
+  // Back to the poll interval, spread by +-20% (poll_jitter).
+  EXPECT_GE(st.next_wait_ms, 48'000);
+  EXPECT_LE(st.next_wait_ms, 72'000);
+  expect.Reset();
+  EXPECT_EQ(st.next_wait_ms, expect.Spread(o.poll_interval, o.poll_jitter).count());
   EXPECT_EQ(st.last_error.find("not found"), 0u) << st.last_error;  // kept for the operator
   server_.Remove("/vigil/manifest");
   EXPECT_FALSE(agent->PollOnce().ok());

@@ -27,6 +27,15 @@ std::chrono::milliseconds Backoff::Next() {
   return std::chrono::milliseconds(lo + static_cast<int64_t>(Random() % span));
 }
 
+std::chrono::milliseconds Backoff::Spread(std::chrono::milliseconds base, double fraction) {
+  if (!(fraction > 0.0)) return base;  // also NaN
+  fraction = std::min(fraction, 1.0);
+  const int64_t delta = static_cast<int64_t>(static_cast<double>(base.count()) * fraction);
+  if (delta <= 0) return base;
+  const uint64_t span = 2 * static_cast<uint64_t>(delta) + 1;
+  return std::chrono::milliseconds(base.count() - delta + static_cast<int64_t>(Random() % span));
+}
+
 // splitmix64: tiny, well mixed, and the same sequence everywhere.
 uint64_t Backoff::Random() {
   uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);

@@ -3,6 +3,7 @@
 //   Backoff b({.min = 10s, .max = 1h, .factor = 2.0}, /*seed=*/0);  // 0 = random seed
 //   auto wait = b.Next();   // after a failure: uniform in [min, ceiling], ceiling = min * factor^(failures-1)
 //   b.Reset();              // after a success
+//   auto poll = b.Spread(5min, 0.2);  // a regular wait: uniform in [4 min, 6 min]
 //
 // "Full jitter" (each wait drawn uniformly up to the current ceiling) spreads
 // a fleet that failed together (one outage, one bad manifest) over the whole
@@ -37,6 +38,11 @@ class Backoff {
   uint32_t failures() const { return failures_; }
   // The ceiling the next wait is drawn under: min * factor^failures, capped at max.
   std::chrono::milliseconds Ceiling() const;
+
+  // `base` moved by a uniform draw within +-fraction of itself (fraction
+  // clamped to 0..1): the regular poll interval, so a fleet started together
+  // (after an outage, a reboot wave) does not keep polling in step.
+  std::chrono::milliseconds Spread(std::chrono::milliseconds base, double fraction);
 
  private:
   uint64_t Random();

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 namespace vigil::update {
 namespace {
 
@@ -51,6 +54,26 @@ TEST(BackoffTest, DeterministicForASeed) {
     differs |= wa != wc;
   }
   EXPECT_TRUE(differs);
+}
+
+TEST(BackoffTest, SpreadStaysWithinTheFractionAndCoversIt) {
+  Backoff b({milliseconds(10), milliseconds(100), 2.0}, 99);
+  int64_t lo = 1'000'000, hi = 0;
+  for (int i = 0; i < 2000; ++i) {
+    int64_t w = b.Spread(milliseconds(300'000), 0.2).count();
+    ASSERT_GE(w, 240'000);
+    ASSERT_LE(w, 360'000);
+    lo = std::min(lo, w);
+    hi = std::max(hi, w);
+  }
+  EXPECT_LT(lo, 245'000);
+  EXPECT_GT(hi, 355'000);
+  EXPECT_EQ(b.failures(), 0u);  // spreading a poll is not a failure
+  EXPECT_EQ(b.Spread(milliseconds(5000), 0.0).count(), 5000);
+  EXPECT_EQ(b.Spread(milliseconds(5000), std::nan("")).count(), 5000);
+  int64_t clamped = b.Spread(milliseconds(5000), 7.0).count();  // at most +-100%
+  EXPECT_GE(clamped, 0);
+  EXPECT_LE(clamped, 10'000);
 }
 
 TEST(BackoffTest, BadOptionsAreClamped) {
