@@ -53,18 +53,26 @@ uint64_t RealtimeNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-// A verdict slot: (id, generation, code) in one word, so the evaluator's
-// verdict and the responder's deadline settle by one compare-and-swap.
+// A verdict slot: (id, generation, open-allowed bit, code) in one word, so
+// the evaluator's verdict and the responder's deadline settle by one
+// compare-and-swap.
 constexpr uint64_t kCodePending = 0, kCodeAllow = 1, kCodeDeny = 2, kCodeExpired = 3;
+// With an exec ALLOW: the open rules allow opening that file too, whoever
+// opens it (Responder::Decide), so the open check that execve makes right
+// after the exec check may be cached before the exec is answered.
+constexpr uint64_t kOpenAllowedBit = 4;
 constexpr uint64_t kIdBits = 40;      // 10^12 events before an id repeats in a slot word
-constexpr uint64_t kGenBits = 22;     // 4 M engine swaps before a generation repeats
+constexpr uint64_t kGenBits = 21;     // 2 M engine swaps before a generation repeats
 constexpr uint64_t kGenMask = (uint64_t{1} << kGenBits) - 1;
+constexpr uint64_t kGenShift = 3;
 constexpr uint64_t SlotWord(uint64_t id, uint64_t generation, uint64_t code) {
-  return ((id & ((uint64_t{1} << kIdBits) - 1)) << (kGenBits + 2)) | ((generation & kGenMask) << 2) | code;
+  return ((id & ((uint64_t{1} << kIdBits) - 1)) << (kGenBits + kGenShift)) | ((generation & kGenMask) << kGenShift) |
+         code;
 }
 constexpr uint64_t SlotCode(uint64_t word) { return word & 3; }
-constexpr uint64_t SlotGen(uint64_t word) { return (word >> 2) & kGenMask; }
-constexpr uint64_t SlotId(uint64_t word) { return word >> (kGenBits + 2); }
+constexpr uint64_t SlotGen(uint64_t word) { return (word >> kGenShift) & kGenMask; }
+constexpr uint64_t SlotId(uint64_t word) { return word >> (kGenBits + kGenShift); }
+static_assert(kIdBits + kGenBits + kGenShift == 64, "a slot word is 64 bits");
 constexpr uint64_t MaskedId(uint64_t id) { return id & ((uint64_t{1} << kIdBits) - 1); }
 
 uint64_t KindBit(PermissionKind kind) {
@@ -258,7 +266,7 @@ struct Responder::Counters {
   std::atomic<uint64_t> events{0}, allowed{0}, denied{0}, allowed_own{0}, allowed_excluded{0},
       allowed_unevaluated{0}, deadline_missed{0}, queue_full{0}, late_verdicts{0}, skipped_late{0},
       cache_marks{0}, cache_marks_total{0}, cache_flushes{0}, kernel_overflows{0}, errors{0}, loops{0},
-      max_latency_ns{0}, decisions{0};
+      max_latency_ns{0}, decisions{0}, open_prefetched{0};
 };
 
 namespace {
@@ -430,6 +438,7 @@ ResponderStats Responder::stats() const {
   s.pending = s.events >= s.allowed + s.denied ? s.events - s.allowed - s.denied : 0;
   s.max_response_latency_us = get(c.max_latency_ns) / 1000;
   s.decisions = get(c.decisions);
+  s.open_prefetched = get(c.open_prefetched);
   s.decision_p50_us = decision_latency_.Quantile(0.50);
   s.decision_p99_us = decision_latency_.Quantile(0.99);
   std::shared_ptr<const Policy> policy = policy_.load();
@@ -632,11 +641,19 @@ void Responder::ApplySlot(const Policy& policy, uint64_t id, const PendingPermis
   const bool allow = code == kCodeAllow;
   const size_t k = static_cast<size_t>(entry.kind);
   // Only verdicts of the rules the cache currently holds may be cached.
-  const bool cache = allow && policy.cache[k] && policy.generation == cache_generation_ &&
-                     SlotGen(word) == (cache_generation_ & kGenMask);
-  Answer(entry, allow, cache);
+  const bool current = policy.generation == cache_generation_ && SlotGen(word) == (cache_generation_ & kGenMask);
+  const bool cache = allow && policy.cache[k] && current;
+  // execve checks the file for exec, then for open: with the open decided
+  // too (and cacheable), its ignore mark goes in before the exec is answered,
+  // so the second check stays in the kernel: one round trip per exec, not two.
+  if (allow && (word & kOpenAllowedBit) != 0 && entry.kind == PermissionKind::kExec &&
+      policy.cache[static_cast<size_t>(PermissionKind::kOpen)] && current) {
+    AddIgnoreMark(entry.fd, PermissionKind::kOpen);
+    Bump(counters_->open_prefetched);
+  }
+  const int64_t answered_ns = Answer(entry, allow, cache);
   Bump(counters_->decisions);
-  decision_latency_.Record(static_cast<uint64_t>(std::max<int64_t>(0, MonoNs() - entry.read_ns)) / 1000);
+  decision_latency_.Record(static_cast<uint64_t>(std::max<int64_t>(0, answered_ns - entry.read_ns)) / 1000);
 }
 
 void Responder::ExpireDeadlines(const Policy& policy, int64_t now_ns) {
@@ -653,7 +670,7 @@ void Responder::ExpireDeadlines(const Policy& policy, int64_t now_ns) {
   });
 }
 
-void Responder::Answer(const PendingPermissions::Entry& entry, bool allow, bool cache) {
+int64_t Responder::Answer(const PendingPermissions::Entry& entry, bool allow, bool cache) {
   fanotify_response response{};
   response.fd = entry.fd;
   response.response = allow ? FAN_ALLOW : FAN_DENY;
@@ -661,16 +678,18 @@ void Responder::Answer(const PendingPermissions::Entry& entry, bool allow, bool 
   do {
     n = write(fan_fd_, &response, sizeof(response));
   } while (n < 0 && errno == EINTR);
+  const int64_t answered_ns = MonoNs();
   // ENOENT: the process was killed while it waited; nothing is left to answer.
   if (n != static_cast<ssize_t>(sizeof(response))) Bump(counters_->errors);
   if (allow && cache) AddIgnoreMark(entry.fd, entry.kind);
   close(entry.fd);
   Bump(allow ? counters_->allowed : counters_->denied);
-  const uint64_t latency = static_cast<uint64_t>(std::max<int64_t>(0, MonoNs() - entry.read_ns));
+  const uint64_t latency = static_cast<uint64_t>(std::max<int64_t>(0, answered_ns - entry.read_ns));
   uint64_t seen = counters_->max_latency_ns.load(std::memory_order_relaxed);
   while (latency > seen &&
          !counters_->max_latency_ns.compare_exchange_weak(seen, latency, std::memory_order_relaxed)) {
   }
+  return answered_ns;
 }
 
 void Responder::AddIgnoreMark(int fd, PermissionKind kind) {
@@ -717,10 +736,23 @@ bool Responder::NeverBlock(std::string_view path) const {
 
 // ---------------------------------------------------------------- evaluator thread
 
-bool Responder::PostVerdict(uint64_t id, bool allow, uint64_t generation) {
+bool Responder::OpenAllowedToo(const Policy& policy, const Request& exec, OwnedEvent& event,
+                               engine::Engine::Scratch& scratch) {
+  constexpr size_t kOpen = static_cast<size_t>(PermissionKind::kOpen);
+  // Only when an allowed open would be cached anyway: the open rules read the
+  // file's path alone, so this answer holds for whoever opens it next.
+  if (!options_.open || !policy.cache[kOpen]) return false;
+  const DecisionPlan& plan = policy.plan[kOpen];
+  if (!plan.has_rules) return true;
+  if (!builder_.Build(PermissionKind::kOpen, exec.pid, exec.path, exec.time_ns, plan.fields_read, event)) return false;
+  return policy.engine->Evaluate(event.view(), scratch).empty();
+}
+
+bool Responder::PostVerdict(uint64_t id, bool allow, uint64_t generation, bool open_allowed) {
   uint64_t expected = SlotWord(id, 0, kCodePending);
-  if (!slots_[pending_.Slot(id)].compare_exchange_strong(
-          expected, SlotWord(id, generation, allow ? kCodeAllow : kCodeDeny), std::memory_order_acq_rel)) {
+  const uint64_t word =
+      SlotWord(id, generation, allow ? kCodeAllow : kCodeDeny) | (allow && open_allowed ? kOpenAllowedBit : 0);
+  if (!slots_[pending_.Slot(id)].compare_exchange_strong(expected, word, std::memory_order_acq_rel)) {
     Bump(counters_->late_verdicts);  // the deadline came first: the event was allowed
     return false;
   }
@@ -777,7 +809,8 @@ void Responder::RunEvaluator() {
     }
     std::span<const uint32_t> hits = engine->Evaluate(event.view(), *scratch);
     if (hits.empty()) {
-      PostVerdict(req.id, true, policy->generation);
+      const bool open_too = req.kind == PermissionKind::kExec && OpenAllowedToo(*policy, req, event, *scratch);
+      PostVerdict(req.id, true, policy->generation, open_too);
       continue;
     }
     matches.assign(hits.begin(), hits.end());

@@ -779,6 +779,54 @@ TEST(ResponderLive, VerdictCacheOnlyWhenTheDecisionCannotDependOnWhoOpens) {
   }
 }
 
+// execve asks twice, for exec and then for open. When an allowed open would
+// be cached anyway (open rules on the path alone), the evaluator decides the
+// open with the exec and the responder caches it before answering: one round
+// trip per exec. An open the rules block is still asked and denied.
+TEST(ResponderLive, AllowedExecCachesItsOpenCheckOnlyWhenOpenRulesReadThePathAlone) {
+  REQUIRE_ROOT();
+  Watchdog dog(std::chrono::seconds(60));
+  Tmpfs fs(dog);
+  ASSERT_TRUE(fs.ok()) << fs.error();
+
+  for (bool path_only : {true, false}) {
+    SCOPED_TRACE(path_only ? "open rule on TargetFilename only" : "open rule on TargetFilename and User");
+    const std::string good = fs / (path_only ? "good1" : "good2");
+    const std::string secret = fs / (path_only ? "a/secret" : "b/secret");
+    ASSERT_EQ(mkdir((fs / (path_only ? "a" : "b")).c_str(), 0755), 0);
+    CopyFile("/bin/true", good);
+    CopyFile("/bin/true", secret);
+    ResponderOptions opt;
+    opt.marks = {{fs.path(), MarkScope::kMount}};
+    opt.exec = true;
+    opt.open = true;
+    Responder r(opt);
+    r.SetEngine(MakeEngine({kExecEvil, path_only ? kOpenSecret : kOpenSecretByRoot}));
+    ASSERT_TRUE(r.Start().ok());
+    EXPECT_EQ(r.stats().cache_open, path_only);
+
+    EXPECT_EQ(ExecIn(dog, good).status, 0);
+    ASSERT_TRUE(WaitFor([&] { return r.stats().pending == 0; }));
+    ResponderStats st = r.stats();
+    EXPECT_EQ(st.events, path_only ? 1u : 2u) << "the open check of an allowed exec stays in the kernel";
+    EXPECT_EQ(st.open_prefetched, path_only ? 1u : 0u);
+    // Anyone's later open of the file is cached too (path-only rules), or decided again.
+    EXPECT_EQ(OpenIn(dog, good).status, 0);
+    ASSERT_TRUE(WaitFor([&] { return r.stats().pending == 0; }));
+    EXPECT_EQ(r.stats().events, path_only ? 1u : 3u);
+
+    // The exec rules allow it, the open rules do not: the open check comes
+    // and is denied, so the exec fails.
+    EXPECT_EQ(ExecIn(dog, secret).status, kEperm);
+    ASSERT_TRUE(WaitFor([&] { return r.stats().pending == 0; }));
+    st = r.stats();
+    EXPECT_EQ(st.denied, 1u);
+    EXPECT_EQ(st.open_prefetched, path_only ? 1u : 0u);
+    r.Stop();
+    EXPECT_EQ(r.stats().events, r.stats().allowed + r.stats().denied);
+  }
+}
+
 // ---------------------------------------------------------------- live: deadlines
 
 TEST(ResponderLive, SlowDecisionIsAllowedAtTheDeadline) {
