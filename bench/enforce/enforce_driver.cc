@@ -55,6 +55,7 @@ void PrintStats(const ResponderStats& s) {
       {"kernel_overflows", s.kernel_overflows},
       {"errors", s.errors},
       {"decisions", s.decisions},
+      {"open_prefetched", s.open_prefetched},
       {"decision_p50_us", s.decision_p50_us},
       {"decision_p99_us", s.decision_p99_us},
       {"max_response_latency_us", s.max_response_latency_us},

@@ -1,5 +1,5 @@
-// oplat MODE N FILE_PREFIX COUNT [WARMUP]: the latency of one operation as
-// the process doing it sees it, N times, one at a time.
+// oplat MODE N FILE_PREFIX COUNT [WARMUP [GAP_US]]: the latency of one
+// operation as the process doing it sees it, N times, one at a time.
 //
 //   MODE open: open(O_RDONLY) + close of FILE_PREFIX<i % COUNT>
 //   MODE exec: fork + execve(FILE_PREFIX<i % COUNT>) + waitpid (the program
@@ -10,7 +10,9 @@
 // COUNT >= N + WARMUP means a file never used before in every iteration.
 // Each iteration is timed alone with CLOCK_MONOTONIC, from just before
 // open()/fork() to just after close()/waitpid(). The first WARMUP iterations
-// (default 20, on their own files when COUNT > 1) are not recorded.
+// (default 20, on their own files when COUNT > 1) are not recorded. GAP_US
+// (default 0) sleeps that long between iterations, untimed: isolated
+// operations, each finding every other thread of the machine asleep.
 // Prints one line: "n p50_us p99_us mean_us min_us max_us failures".
 // Exit 1 if any operation failed (counted), 2 on bad usage.
 #define _GNU_SOURCE
@@ -44,7 +46,7 @@ static long long quantile(const long long* v, long n, double q) {
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    fprintf(stderr, "usage: oplat open|exec N FILE_PREFIX COUNT [WARMUP]\n");
+    fprintf(stderr, "usage: oplat open|exec N FILE_PREFIX COUNT [WARMUP [GAP_US]]\n");
     return 2;
   }
   const int exec_mode = strcmp(argv[1], "exec") == 0;
@@ -56,7 +58,8 @@ int main(int argc, char** argv) {
   const char* prefix = argv[3];
   const long count = strtol(argv[4], NULL, 10);
   const long warmup = argc > 5 ? strtol(argv[5], NULL, 10) : 20;
-  if (n <= 0 || count <= 0 || warmup < 0) {
+  const long gap_us = argc > 6 ? strtol(argv[6], NULL, 10) : 0;
+  if (n <= 0 || count <= 0 || warmup < 0 || gap_us < 0) {
     fprintf(stderr, "oplat: N and COUNT must be positive\n");
     return 2;
   }
@@ -66,6 +69,11 @@ int main(int argc, char** argv) {
   char* child_env[] = {"PATH=/usr/bin:/bin", NULL};
   long failures = 0;
   for (long i = 0; i < warmup + n; ++i) {
+    if (gap_us > 0) {
+      struct timespec gap = {gap_us / 1000000, (gap_us % 1000000) * 1000};
+      while (nanosleep(&gap, &gap) != 0 && errno == EINTR) {
+      }
+    }
     snprintf(path, sizeof(path), "%s%ld", prefix, count == 1 ? 0 : i % count);
     long long t0 = now_ns();
     if (exec_mode) {
