@@ -25,6 +25,7 @@ WARMUP=${WARMUP:-20}             # untimed iterations before each row (on their 
 CONDITIONS=${CONDITIONS:-"none vigild driver fapolicyd"}   # driver: the responder alone (enforce_driver)
 PIN=${PIN:-1}                    # 1: the timed loop runs on CPU 0
 SOURCES=${SOURCES:-on}           # on: vigild's eBPF and fanotify sources as deployed; off: both off (enforcement alone)
+SENSOR_CPUS=${SENSOR_CPUS:-}     # e.g. 0: run every sensor on these CPUs (taskset -c); default: where the scheduler puts it
 FAPOLICYD_TIMEOUT=${FAPOLICYD_TIMEOUT:-300}   # seconds one fapolicyd may run, whatever happens
 KEEP=${KEEP:-0}                  # 1: keep the temp dir (logs, metrics, raw results)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -249,10 +250,11 @@ EOF
   : >"$WORK/fap/etc/fapolicyd.trust"
   cat >"$WORK/fap/helper.sh" <<'EOF'
 # Runs in its own mount namespace: fapolicyd, then the timed loops.
-# args: WORK FS OPLAT TIMEOUT PIN rows...
+# args: WORK FS OPLAT TIMEOUT PIN SENSOR_CPUS rows...
 set -uo pipefail
-WORK=$1 FS=$2 OPLAT=$3 TIMEOUT=$4 PIN=$5
-shift 5
+WORK=$1 FS=$2 OPLAT=$3 TIMEOUT=$4 PIN=$5 SENSOR_CPUS=$6
+shift 6
+ons=(env); [[ -n $SENSOR_CPUS ]] && ons=(taskset -c "$SENSOR_CPUS")
 mount --bind "$WORK/fap/etc" /etc/fapolicyd || exit 1
 mount --bind "$WORK/fap/lib" /var/lib/fapolicyd || exit 1
 mount --bind "$WORK/fap/run" /run || exit 1
@@ -261,7 +263,7 @@ awk -v keep="$FS" '$3 == "tmpfs" && $2 != keep {print $2}' /proc/self/mounts | s
 done
 # Bounded three ways: timeout; TERM to timeout (and so to fapolicyd) if this
 # helper dies; KILL to fapolicyd if timeout dies.
-setpriv --pdeathsig TERM -- timeout -k 5 "$TIMEOUT" setpriv --pdeathsig KILL -- /usr/sbin/fapolicyd --debug-deny \
+setpriv --pdeathsig TERM -- timeout -k 5 "$TIMEOUT" setpriv --pdeathsig KILL -- "${ons[@]}" /usr/sbin/fapolicyd --debug-deny \
   --permissive 2>"$WORK/fap/fapolicyd.log" &
 FAP=$!
 echo "$FAP" >"$WORK/fap/fapolicyd.pid"
@@ -297,13 +299,15 @@ if [[ $PIN == 1 ]]; then
 else
   ON0=(env)
 fi
+ONS=(env)
+[[ -n $SENSOR_CPUS ]] && ONS=(taskset -c "$SENSOR_CPUS")
 METRICS_URL=""
 
 start_vigild() {
   local errlog=$WORK/vigild/stderr.log
   : >"$errlog"
   # PDEATHSIG: if this script is killed outright, vigild stops anyway.
-  setpriv --pdeathsig TERM -- "$WORK/bin/vigild" --no-supervisor --config "$WORK/vigild/vigild.toml" \
+  setpriv --pdeathsig TERM -- "${ONS[@]}" "$WORK/bin/vigild" --no-supervisor --config "$WORK/vigild/vigild.toml" \
     >>"$WORK/vigild/stdout.log" 2>"$errlog" &
   VPID=$!
   for _ in $(seq 300); do
@@ -321,7 +325,7 @@ start_vigild() {
 }
 
 start_driver() {
-  setpriv --pdeathsig TERM -- "$WORK/bin/enforce_driver" --path "$FS" --exec --open "$WORK/rules/block.yml" \
+  setpriv --pdeathsig TERM -- "${ONS[@]}" "$WORK/bin/enforce_driver" --path "$FS" --exec --open "$WORK/rules/block.yml" \
     >"$WORK/driver.out" 2>"$WORK/driver.err" &
   VPID=$!
   for _ in $(seq 100); do grep -q ready "$WORK/driver.out" 2>/dev/null && break; kill -0 "$VPID" 2>/dev/null || break; sleep 0.1; done
@@ -381,7 +385,7 @@ run_condition() {  # rep cond
       ;;
     fapolicyd)
       setpriv --pdeathsig TERM -- unshare --mount --propagation private -- "$BASH" "$WORK/fap/helper.sh" "$WORK" "$FS" "$OPLAT" \
-        "$FAPOLICYD_TIMEOUT" "$PIN" \
+        "$FAPOLICYD_TIMEOUT" "$PIN" "$SENSOR_CPUS" \
         "first:open:$FS/o/f:$((OPEN_N + WARMUP)):$OPEN_N:$WARMUP:0" "same:open:$FS/o/same:1:$OPEN_N:$WARMUP:0" \
         "first:exec:$FS/x/p:$((EXEC_N + WARMUP)):$EXEC_N:$WARMUP:0" "same:exec:$FS/x/same:1:$EXEC_N:$WARMUP:0" \
         "isolated:open:$FS/o/i:$((ISO_N + WARMUP)):$ISO_N:$WARMUP:$GAP_US" \
@@ -408,7 +412,7 @@ run_condition() {  # rep cond
 # ---------------------------------------------------------------- run
 echo "== vigil enforcement benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)  $(uname -r)  $(nproc) cores"
 echo "load at start: $(uptime)"
-echo "settings: PIN=$PIN SOURCES=$SOURCES REPS=$REPS OPEN_N=$OPEN_N EXEC_N=$EXEC_N ISO_N=$ISO_N GAP_US=$GAP_US WARMUP=$WARMUP; conditions: $CONDITIONS; work dir: $WORK"
+echo "settings: PIN=$PIN SENSOR_CPUS=${SENSOR_CPUS:-any} SOURCES=$SOURCES REPS=$REPS OPEN_N=$OPEN_N EXEC_N=$EXEC_N ISO_N=$ISO_N GAP_US=$GAP_US WARMUP=$WARMUP; conditions: $CONDITIONS; work dir: $WORK"
 has_cond vigild && echo "vigild: $VIGILD ($(stat -c %y "$VIGILD" | cut -d. -f1))"
 has_cond fapolicyd && echo "fapolicyd: $(dpkg-query -W -f='${Version}' fapolicyd 2>/dev/null), permissive, watch_fs = tmpfs (this tmpfs only)"
 
