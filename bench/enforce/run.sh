@@ -1,8 +1,9 @@
 #!/bin/bash
 # bench/enforce/run.sh: what blocking costs the process that is checked. One
 # run measures the latency of open() and of exec, one call at a time, with no
-# sensor, under vigild enforcing (first decisions and kernel-cached allows)
-# and under fapolicyd (permissive), several times, interleaved, and prints
+# sensor, under vigild enforcing (first decisions back to back and isolated,
+# and kernel-cached allows), under the responder alone (enforce_driver) and
+# under fapolicyd (permissive), several times, interleaved, and prints
 # medians, ratios vs no sensor, vigild's own decision latency and PASS/FAIL
 # against the targets. A measurement, not a test: exits 0 whatever the
 # numbers (non-zero only when it cannot run at all). See
@@ -61,7 +62,10 @@ if [[ ${VIGIL_ENFORCE_BENCH_INNER:-} != 1 ]]; then
     DPKG_MAINTSCRIPT_PACKAGE=fapolicyd deb-systemd-helper disable fapolicyd.service >/dev/null 2>&1
     systemctl disable --now fapolicyd.service >/dev/null 2>&1
     # If the install started it (no policy-rc.d), that was not the state before.
-    for p in $(pidof fapolicyd 2>/dev/null); do kill -TERM "$p"; done
+    for p in $(pidof fapolicyd 2>/dev/null); do
+      kill -TERM "$p"
+      for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    done
     rm -f /tmp/vigil-enforce-apt.log
   fi
   if has_cond fapolicyd && pidof fapolicyd >/dev/null; then
@@ -74,7 +78,7 @@ fi
 
 # ---------------------------------------------------------------- inner: temp dir and tmpfs
 WORK=$(mktemp -d /tmp/vigil-enforce.XXXXXX) || die "mktemp failed"
-FS=$WORK/fs                 # the tmpfs: the only filesystem any sensor here marks
+FS=$WORK/fs                 # the tmpfs: the only filesystem marked for permission events
 RESULTS=$WORK/results.tsv   # rep cond row op n p50 p99 mean min max failures
 MSTATS=$WORK/metrics.tsv    # rep kind p50 p99 (vigild's own decision latency, from /metrics)
 : >"$RESULTS"
