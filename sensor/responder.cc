@@ -35,6 +35,9 @@ constexpr size_t kMaxEventsPerRead = kReadBytes / sizeof(fanotify_event_metadata
 constexpr int kMaxReadsPerLoop = 4;
 // The loop runs at least this often (the liveness counter `loops` moves).
 constexpr int64_t kMaxSleepNs = 100'000'000;
+// The most a decision on the responder thread may take (also at most a tenth
+// of the deadline) before the fast path is turned off for its rules.
+constexpr int64_t kInlineBudgetNs = 500'000;
 constexpr int64_t kMaxDeadlineNs = 10'000'000'000;
 constexpr size_t kMaxQueueCapacity = 1 << 20;
 // fds beyond the pending events' that a process needs (logs, sockets, /proc reads).
@@ -250,6 +253,10 @@ struct Responder::Policy {
   uint64_t generation = 0;
   DecisionPlan plan[kPermissionKinds];
   bool cache[kPermissionKinds] = {false, false};  // verdict cache in use for the kind
+  // The responder thread may decide the kind itself: its rules read only the
+  // file's path (no /proc read, no wait on the acting process) and no slow
+  // decision is injected.
+  bool inline_ok[kPermissionKinds] = {false, false};
 };
 
 struct Responder::Request {
@@ -266,7 +273,7 @@ struct Responder::Counters {
   std::atomic<uint64_t> events{0}, allowed{0}, denied{0}, allowed_own{0}, allowed_excluded{0},
       allowed_unevaluated{0}, deadline_missed{0}, queue_full{0}, late_verdicts{0}, skipped_late{0},
       cache_marks{0}, cache_marks_total{0}, cache_flushes{0}, kernel_overflows{0}, errors{0}, loops{0},
-      max_latency_ns{0}, decisions{0}, open_prefetched{0};
+      max_latency_ns{0}, decisions{0}, open_prefetched{0}, inline_allowed{0}, inline_disabled{0};
 };
 
 namespace {
@@ -278,6 +285,7 @@ Responder::Responder(ResponderOptions options, ResponderCallbacks callbacks)
       callbacks_(std::move(callbacks)),
       builder_(Schema::Builtin(), options_.proc_root),
       pending_(PendingCapacity(options_)),
+      inline_builder_(Schema::Builtin(), options_.proc_root),
       counters_(std::make_unique<Counters>()) {
   // Made here so SetEngine can always signal it: it lives as long as the object.
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -305,6 +313,7 @@ std::shared_ptr<const Responder::Policy> Responder::MakePolicy(std::shared_ptr<c
     }
     policy->plan[k] = plan;
     policy->cache[k] = options_.verdict_cache && plan.cacheable;
+    policy->inline_ok[k] = engine && plan.has_rules && plan.cacheable && InjectedDecisionDelay(engine->rules()).count() == 0;
   }
   policy->engine = std::move(engine);
   return policy;
@@ -439,6 +448,8 @@ ResponderStats Responder::stats() const {
   s.max_response_latency_us = get(c.max_latency_ns) / 1000;
   s.decisions = get(c.decisions);
   s.open_prefetched = get(c.open_prefetched);
+  s.inline_allowed = get(c.inline_allowed);
+  s.inline_disabled = get(c.inline_disabled);
   s.decision_p50_us = decision_latency_.Quantile(0.50);
   s.decision_p99_us = decision_latency_.Quantile(0.99);
   std::shared_ptr<const Policy> policy = policy_.load();
@@ -596,6 +607,23 @@ void Responder::HandleEvent(const Policy& policy, int fd, int32_t pid, uint64_t 
     Answer(entry, true, policy.cache[k] && policy.generation == cache_generation_);
     return;
   }
+  if (policy.inline_ok[k] && inline_off_generation_ != policy.generation) {
+    bool open_too = false;
+    if (AllowedInline(policy, entry.kind, pid, req.path, &open_too)) {
+      const bool current = policy.generation == cache_generation_;
+      if (open_too && current) {
+        AddIgnoreMark(fd, PermissionKind::kOpen);
+        Bump(counters_->open_prefetched);
+      }
+      const int64_t answered_ns = Answer(entry, true, policy.cache[k] && current);
+      Bump(counters_->inline_allowed);
+      Bump(counters_->decisions);
+      decision_latency_.Record(static_cast<uint64_t>(std::max<int64_t>(0, answered_ns - read_ns)) / 1000);
+      return;
+    }
+    // A match (or no event): the evaluator decides, reads the whole context
+    // for the alert and calls on_block, as for every other decision.
+  }
   if (pending_.full()) {  // cannot happen while reads wait for room; kept as a guard
     Bump(counters_->queue_full);
     Answer(entry, true, false);
@@ -736,16 +764,49 @@ bool Responder::NeverBlock(std::string_view path) const {
 
 // ---------------------------------------------------------------- evaluator thread
 
-bool Responder::OpenAllowedToo(const Policy& policy, const Request& exec, OwnedEvent& event,
-                               engine::Engine::Scratch& scratch) {
+bool Responder::OpenAllowedToo(const Policy& policy, int32_t pid, const std::string& path, uint64_t time_ns,
+                               PermissionContextBuilder& builder, OwnedEvent& event, engine::Engine::Scratch& scratch) {
   constexpr size_t kOpen = static_cast<size_t>(PermissionKind::kOpen);
   // Only when an allowed open would be cached anyway: the open rules read the
   // file's path alone, so this answer holds for whoever opens it next.
   if (!options_.open || !policy.cache[kOpen]) return false;
   const DecisionPlan& plan = policy.plan[kOpen];
   if (!plan.has_rules) return true;
-  if (!builder_.Build(PermissionKind::kOpen, exec.pid, exec.path, exec.time_ns, plan.fields_read, event)) return false;
+  if (!builder.Build(PermissionKind::kOpen, pid, path, time_ns, plan.fields_read, event)) return false;
   return policy.engine->Evaluate(event.view(), scratch).empty();
+}
+
+// Responder thread. Rules that read only the file's path are decided here:
+// no /proc read, no hand-off to the evaluator and back (two cross-CPU
+// wake-ups, most of a decision's cost), so the caller waits for one thread
+// instead of two. The price is that this thread evaluates while other events
+// wait to be read; path-only rules take microseconds, and an evaluation that
+// ever takes longer than the budget turns the fast path off for these rules
+// (until the next SetEngine), so no deadline can be missed because of it.
+bool Responder::AllowedInline(const Policy& policy, PermissionKind kind, int32_t pid, const std::string& path,
+                              bool* open_too) {
+  if (inline_engine_ != policy.engine) {
+    inline_scratch_ = policy.engine->NewScratch();
+    inline_engine_ = policy.engine;
+  }
+  const int64_t start_ns = MonoNs();
+  const uint64_t time_ns = RealtimeNs();
+  const DecisionPlan& plan = policy.plan[static_cast<size_t>(kind)];
+  bool allow = inline_builder_.Build(kind, pid, path, time_ns, plan.fields_read, inline_event_) &&
+               policy.engine->Evaluate(inline_event_.view(), *inline_scratch_).empty();
+  if (allow && kind == PermissionKind::kExec) {
+    *open_too = OpenAllowedToo(policy, pid, path, time_ns, inline_builder_, inline_event_, *inline_scratch_);
+  }
+  const int64_t budget_ns =
+      std::min<int64_t>(kInlineBudgetNs, std::chrono::duration_cast<std::chrono::nanoseconds>(options_.deadline).count() / 10);
+  if (const int64_t took_ns = MonoNs() - start_ns; took_ns > budget_ns) {
+    inline_off_generation_ = policy.generation;
+    Bump(counters_->inline_disabled);
+    LogWarning("permission responder: a path-only decision took {} us (budget {} us): the evaluator thread decides "
+               "for these rules from now on",
+               took_ns / 1000, budget_ns / 1000);
+  }
+  return allow;
 }
 
 bool Responder::PostVerdict(uint64_t id, bool allow, uint64_t generation, bool open_allowed) {
@@ -809,7 +870,8 @@ void Responder::RunEvaluator() {
     }
     std::span<const uint32_t> hits = engine->Evaluate(event.view(), *scratch);
     if (hits.empty()) {
-      const bool open_too = req.kind == PermissionKind::kExec && OpenAllowedToo(*policy, req, event, *scratch);
+      const bool open_too = req.kind == PermissionKind::kExec &&
+                            OpenAllowedToo(*policy, req.pid, req.path, req.time_ns, builder_, event, *scratch);
       PostVerdict(req.id, true, policy->generation, open_too);
       continue;
     }

@@ -141,6 +141,8 @@ struct ResponderStats {
   uint64_t decision_p50_us = 0;   // read -> answer of those, estimated from a histogram (+-6%)
   uint64_t decision_p99_us = 0;
   uint64_t open_prefetched = 0;   // allowed execs whose open check was cached with them (one round trip, not two)
+  uint64_t inline_allowed = 0;    // decisions (all ALLOW) made on the responder thread itself (see Responder)
+  uint64_t inline_disabled = 0;   // rule sets whose inline evaluation overran its budget and was turned off
   bool cache_exec = false;        // the verdict cache is in use for exec / open
   bool cache_open = false;
   uint64_t engine_generation = 0; // SetEngine calls so far
@@ -265,13 +267,18 @@ class Responder {
   void Health(ResponderHealthEvent::What what, PermissionKind kind, int32_t pid, uint64_t total);
   bool OwnPid(int32_t pid) const;
   bool NeverBlock(std::string_view path) const;
+  // The fast path: true when the rules allow the event without leaving this
+  // thread (`*open_too`: and the open of the same file, for an exec).
+  bool AllowedInline(const Policy& policy, PermissionKind kind, int32_t pid, const std::string& path, bool* open_too);
   // Evaluator thread.
   void RunEvaluator();
   // False: too late. `open_allowed`: see OpenAllowedToo.
   bool PostVerdict(uint64_t id, bool allow, uint64_t generation, bool open_allowed = false);
   // For an allowed exec: whether the open rules allow opening the same file,
   // decided now when an allowed open of it would be cached anyway.
-  bool OpenAllowedToo(const Policy& policy, const Request& exec, OwnedEvent& event, engine::Engine::Scratch& scratch);
+  // `builder` and `event` are the calling thread's own.
+  bool OpenAllowedToo(const Policy& policy, int32_t pid, const std::string& path, uint64_t time_ns,
+                      PermissionContextBuilder& builder, OwnedEvent& event, engine::Engine::Scratch& scratch);
 
   ResponderOptions options_;
   ResponderCallbacks callbacks_;
@@ -296,6 +303,12 @@ class Responder {
   std::unique_ptr<uint8_t[]> read_buffer_;
   std::unique_ptr<Request> request_;  // reused: its path buffer circulates through the queue
   std::vector<uint64_t> verdict_ids_local_;
+  // The fast path's own builder, event and scratch (the evaluator has its own).
+  PermissionContextBuilder inline_builder_;
+  OwnedEvent inline_event_;
+  std::shared_ptr<const engine::Engine> inline_engine_;  // the engine inline_scratch_ was made for
+  std::unique_ptr<engine::Engine::Scratch> inline_scratch_;
+  uint64_t inline_off_generation_ = ~uint64_t{0};  // the policy whose inline evaluation overran its budget
 
   // Responder -> evaluator.
   std::unique_ptr<BoundedQueue<Request>> requests_;

@@ -775,6 +775,11 @@ TEST(ResponderLive, VerdictCacheOnlyWhenTheDecisionCannotDependOnWhoOpens) {
     const ResponderStats st = r.stats();
     EXPECT_EQ(st.events, path_only ? 1u : 4u);
     EXPECT_EQ(st.cache_marks, path_only ? 1u : 0u);
+    // Path-only rules are decided on the responder thread (no hand-off); a
+    // rule that reads the actor's User needs /proc and the evaluator.
+    EXPECT_EQ(st.inline_allowed, path_only ? 1u : 0u);
+    EXPECT_EQ(st.decisions, path_only ? 1u : 4u);
+    EXPECT_EQ(st.inline_disabled, 0u);
     r.Stop();
   }
 }
