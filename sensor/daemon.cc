@@ -647,6 +647,10 @@ void Daemon::Impl::EnforcementMetrics() {
   gauge("vigil_enforce_cache_marks", "Ignore marks of the kernel verdict cache since its last flush",
         static_cast<double>(st.cache_marks));
   counter("vigil_enforce_cache_flushes_total", "Flushes of the kernel verdict cache", st.cache_flushes);
+  counter("vigil_enforce_inline_allowed_total", "Decisions made on the responder thread (path-only rules)",
+          st.inline_allowed);
+  counter("vigil_enforce_inline_disabled_total", "Rule sets whose responder-thread decisions overran their budget",
+          st.inline_disabled);
   gauge("vigil_enforce_cache_in_use", "1 when allows of this kind are cached in the kernel",
         st.cache_exec ? 1.0 : 0.0, {{"kind", "exec"}});
   gauge("vigil_enforce_cache_in_use", "1 when allows of this kind are cached in the kernel",

@@ -9,24 +9,12 @@
 
 #include <fmt/format.h>
 
+#include "sensor/proc_text.h"
+
 namespace vigil::sensor {
 namespace {
 
 constexpr uint32_t kLoginUidUnset = 0xffffffff;
-
-// The first number after "<key>" at the start of a line of a status file
-// ("PPid:\t1", "Uid:\t1000\t1000\t1000\t1000" -> the real uid, as the process
-// table and the eBPF source report it).
-template <typename T>
-bool StatusField(std::string_view status, std::string_view key, T& out) {
-  size_t at = status.find(key);
-  while (at != std::string_view::npos && at != 0 && status[at - 1] != '\n') at = status.find(key, at + 1);
-  if (at == std::string_view::npos) return false;
-  std::string_view rest = status.substr(at + key.size());
-  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
-  auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), out);
-  return ec == std::errc() && ptr != rest.data();
-}
 
 struct ProcStatus {
   bool ok = false;

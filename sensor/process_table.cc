@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "sensor/proc_text.h"
+
 namespace vigil::sensor {
 namespace {
 
@@ -44,23 +46,6 @@ std::string_view ReadLink(const char* path, char* buf, size_t cap) {
   ssize_t n = readlink(path, buf, cap);
   if (n <= 0 || static_cast<size_t>(n) >= cap) return {};
   return std::string_view(buf, static_cast<size_t>(n));
-}
-
-template <typename T>
-bool ParseNumber(std::string_view text, T& out) {
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && ptr != text.data();
-}
-
-// The first number after "\n<key>" in a status file ("PPid:\t1", "Uid:\t1000\t...").
-template <typename T>
-bool StatusField(std::string_view status, std::string_view key, T& out) {
-  size_t at = status.find(key);
-  while (at != std::string_view::npos && at != 0 && status[at - 1] != '\n') at = status.find(key, at + 1);
-  if (at == std::string_view::npos) return false;
-  std::string_view rest = status.substr(at + key.size());
-  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
-  return ParseNumber(rest, out);
 }
 
 }  // namespace

@@ -90,23 +90,6 @@ size_t PendingCapacity(const ResponderOptions& o) {
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
-Status InitError(int err) {
-  switch (err) {
-    case EPERM:
-      return Status(Code::kIo, "fanotify permission events need CAP_SYS_ADMIN (fanotify_init: " + ErrnoText(err) + ")");
-    case EINVAL:
-      return Status(Code::kUnsupported,
-                    "kernel lacks fanotify permission events (CONFIG_FANOTIFY_ACCESS_PERMISSIONS): fanotify_init: " +
-                        ErrnoText(err));
-    case ENOSYS:
-      return Status(Code::kUnsupported, "kernel built without fanotify (CONFIG_FANOTIFY)");
-    case EMFILE:
-      return Status(Code::kLimitExceeded,
-                    "fanotify_init: too many fanotify groups (fs.fanotify.max_user_groups) or open files");
-    default:
-      return Status(Code::kIo, "fanotify_init: " + ErrnoText(err));
-  }
-}
 
 Status MarkError(int err, const std::string& path, bool exec) {
   switch (err) {
@@ -373,7 +356,11 @@ Status Responder::Attach() {
   if (Status s = EnsureFdBudget(pending_.capacity()); !s.ok()) return s;
 
   fan_fd_ = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
-  if (fan_fd_ < 0) return InitError(errno);
+  if (fan_fd_ < 0) {
+    return sources::fanotify::FanotifyInitError(
+        errno, "kernel lacks fanotify permission events (CONFIG_FANOTIFY_ACCESS_PERMISSIONS)",
+        "the fanotify permission responder");
+  }
   perm_mask_ = (options_.exec ? FAN_OPEN_EXEC_PERM : 0) | (options_.open ? FAN_OPEN_PERM : 0);
   for (const FanotifyMark& m : options_.marks) {
     const unsigned flags = FAN_MARK_ADD | (m.scope == MarkScope::kMount ? FAN_MARK_MOUNT : FAN_MARK_FILESYSTEM);

@@ -178,6 +178,22 @@ start_vigild() {
 
 scrape() { curl -s --max-time 5 "$METRICS_URL"; }
 proc_cpu() { awk '{printf "%.2f\n", ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# A process and its children (vigild: the supervisor and its worker).
+proc_tree() { echo "$1"; cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -v '^$'; }
+tree_cpu() {
+  local p sum=0
+  for p in $(proc_tree "$1"); do sum=$(awk -v a="$sum" -v b="$(proc_cpu "$p")" 'BEGIN{printf "%.2f", a + b}'); done
+  echo "$sum"
+}
+# Peak RSS of a process and its children, kB: the sum of their VmHWM.
+tree_hwm() {
+  local p sum=0 h
+  for p in $(proc_tree "$1"); do
+    h=$(awk '/^VmHWM:/{print $2}' "/proc/$p/status" 2>/dev/null)
+    sum=$((sum + ${h:-0}))
+  done
+  echo "$sum"
+}
 
 # Waits until vigild has evaluated everything the workload caused: the
 # sources read continuously, so once the workload has ended and the raw queue
@@ -325,7 +341,7 @@ run_condition() {  # rep condition
   for w in $WORKLOADS; do
     spid=$(sensor_pid "$cond")
     c0=0; k0=0
-    [[ -n $spid ]] && c0=$(proc_cpu "$spid")
+    [[ -n $spid ]] && c0=$(tree_cpu "$spid")
     [[ $cond == auditd ]] && k0=$(proc_cpu "$(kauditd_pid)")
     [[ $cond == vigild ]] && scrape >"$WORK/m0"
     local lost0=""
@@ -340,7 +356,7 @@ run_condition() {  # rep condition
       printf '%s\t%s\tauditd_lost\t%s\n' "$rep" "$w" $(( $(auditctl_field lost) - lost0 )) >>"$WORK/audit.tsv"
     fi
     c1=0; k1=0
-    [[ -n $spid ]] && c1=$(proc_cpu "$spid")
+    [[ -n $spid ]] && c1=$(tree_cpu "$spid")
     [[ $cond == auditd ]] && k1=$(proc_cpu "$(kauditd_pid)")
     local scpu
     scpu=$(awk -v a="$c0" -v b="$c1" -v k0="$k0" -v k1="$k1" 'BEGIN{printf "%.2f", (b - a) + (k1 - k0)}')
@@ -350,7 +366,7 @@ run_condition() {  # rep condition
   case $cond in
     vigild)
       local hwm
-      hwm=$(awk '/^VmHWM:/{print $2}' "/proc/$VPID/status" 2>/dev/null)
+      hwm=$(tree_hwm "$VPID")  # supervisor + worker
       [[ -n $hwm && $hwm -gt $PEAK_RSS_KB ]] && PEAK_RSS_KB=$hwm
       cp "$WORK/m1" "$WORK/vigild/last_metrics.txt" 2>/dev/null
       stop_vigild
@@ -441,7 +457,7 @@ if has_cond vigild && [[ -s $VSTATS ]]; then
     execs_expected=$((REPS * 2 * EXEC2_N))
     echo "  process_creation events evaluated: $execs_seen (the storms alone made $execs_expected)"
   fi
-  echo "vigild peak RSS (VmHWM, max over runs): $((PEAK_RSS_KB / 1024)) MiB"
+  echo "vigild peak RSS (supervisor + worker VmHWM, max over runs): $((PEAK_RSS_KB / 1024)) MiB"
   [[ -f $WORK/vigild/last_metrics.txt ]] && echo "eval latency histogram at the end of the last vigild run:" &&
     grep -E '^vigil_eval_seconds_bucket' "$WORK/vigild/last_metrics.txt" | sed 's/^/  /'
 fi

@@ -30,23 +30,6 @@ constexpr std::string_view kDeletedSuffix = " (deleted)";
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
-Status InitError(int err) {
-  switch (err) {
-    case EPERM:
-      return Status(Code::kIo, "fanotify needs CAP_SYS_ADMIN (fanotify_init: " + ErrnoText(err) + ")");
-    case EINVAL:
-      return Status(Code::kUnsupported,
-                    "kernel lacks fanotify FAN_REPORT_DFID_NAME (needs Linux 5.9+): fanotify_init: " +
-                        ErrnoText(err));
-    case ENOSYS:
-      return Status(Code::kUnsupported, "kernel built without fanotify (CONFIG_FANOTIFY)");
-    case EMFILE:
-      return Status(Code::kLimitExceeded,
-                    "fanotify_init: too many fanotify groups (fs.fanotify.max_user_groups) or open files");
-    default:
-      return Status(Code::kIo, "fanotify_init: " + ErrnoText(err));
-  }
-}
 
 Status MarkError(int err, const std::string& path) {
   switch (err) {
@@ -122,11 +105,11 @@ Status FanotifySource::Attach() {
   if (options_.use_pidfd) {
     fd_ = fanotify_init(init_flags | FAN_REPORT_PIDFD, event_flags);
     // EINVAL: a kernel before 5.15; go on without pidfds.
-    if (fd_ < 0 && errno != EINVAL) return InitError(errno);
+    if (fd_ < 0 && errno != EINVAL) return FanotifyInitError(errno, "kernel lacks fanotify FAN_REPORT_DFID_NAME (needs Linux 5.9+)");
     stats_.pidfd = fd_ >= 0;
   }
   if (fd_ < 0) fd_ = fanotify_init(init_flags, event_flags);
-  if (fd_ < 0) return InitError(errno);
+  if (fd_ < 0) return FanotifyInitError(errno, "kernel lacks fanotify FAN_REPORT_DFID_NAME (needs Linux 5.9+)");
 
   uint64_t base_mask = FAN_CREATE | FAN_DELETE | FAN_CLOSE_WRITE | FAN_ONDIR;
   if (options_.report_open) base_mask |= FAN_OPEN;
@@ -536,6 +519,23 @@ const FanotifySource::Actor& FanotifySource::LookupActor(int32_t pid, int pidfd)
   actor_.image.assign(image, static_cast<size_t>(n));
   actor_.known = true;
   return actor_;
+}
+
+Status FanotifyInitError(int err, std::string_view einval_means, std::string_view what) {
+  const std::string detail = "fanotify_init: " + ErrnoText(err);
+  switch (err) {
+    case EPERM:
+      return Status(Code::kIo, fmt::format("{} needs CAP_SYS_ADMIN ({})", what, detail));
+    case EINVAL:
+      return Status(Code::kUnsupported, fmt::format("{}: {}", einval_means, detail));
+    case ENOSYS:
+      return Status(Code::kUnsupported, "kernel built without fanotify (CONFIG_FANOTIFY)");
+    case EMFILE:
+      return Status(Code::kLimitExceeded,
+                    "fanotify_init: too many fanotify groups (fs.fanotify.max_user_groups) or open files");
+    default:
+      return Status(Code::kIo, detail);
+  }
 }
 
 }  // namespace vigil::sources::fanotify

@@ -158,4 +158,9 @@ class FanotifySource final : public EventSource {
   std::atomic<uint64_t> errors_{0};
 };
 
+// The Status for a failed fanotify_init(2): names the missing privilege or
+// kernel feature. `einval_means` says what EINVAL means for the flags the
+// caller asked for ("kernel lacks ... (needs Linux 5.9+)").
+Status FanotifyInitError(int err, std::string_view einval_means, std::string_view what = "fanotify");
+
 }  // namespace vigil::sources::fanotify
