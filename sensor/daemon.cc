@@ -526,12 +526,16 @@ Status Daemon::Impl::StartSources() {
   return Status::Ok();
 }
 
+namespace {
+
 // The parent directory of `path` ("/a/b" -> "/a"), or "" for a bare name.
 std::string ParentDir(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos) return "";
   return slash == 0 ? "/" : path.substr(0, slash);
 }
+
+}  // namespace
 
 void Daemon::Impl::StartEnforcement() {
   if (!config.enforce) return;
@@ -555,9 +559,9 @@ void Daemon::Impl::StartEnforcement() {
   for (const std::string& p : config.enforce_never_block) o.never_block_prefixes.push_back(p);
   ResponderCallbacks cb;
   cb.on_block = [this](const engine::Engine& e, uint32_t rule, const OwnedEvent& ev) { OnBlock(e, rule, ev); };
-  // on_health runs on the responder thread, between answers: it only counts
-  // (the responder's own counters); the main thread reports the news once a
-  // second (EnforcementMetrics).
+  // No on_health: it would run on the responder thread between answers. The
+  // responder's own counters carry every health event, and the main thread
+  // logs what is new once a second (EnforcementMetrics).
   auto r = std::make_unique<Responder>(std::move(o), std::move(cb));
   std::shared_ptr<const engine::Engine> content_engine;
   {
@@ -588,14 +592,14 @@ void Daemon::Impl::SetBlockingRules(const engine::Engine& content_engine) {
   if (!s) {
     LogError("enforce: {}; nothing blocks", s.error().ToString());
     responder->SetEngine(nullptr);
+    metrics.AddGauge("vigil_enforce_policy_refused", "Rules the enforce policy names that cannot block (this content)")
+        .Set(0);
     metrics.AddGauge("vigil_enforce_blocking_rules", "Rules the permission responder enforces").Set(0);
     return;
   }
-  for (const std::string& r : s->refused) {
-    LogError("enforce: {}", r);
-    metrics.AddCounter("vigil_enforce_policy_refused_total", "Rules the enforce policy names that cannot block")
-        .Add();
-  }
+  for (const std::string& r : s->refused) LogError("enforce: {}", r);
+  metrics.AddGauge("vigil_enforce_policy_refused", "Rules the enforce policy names that cannot block (this content)")
+      .Set(static_cast<double>(s->refused.size()));
   for (const std::string& u : s->unmatched) LogWarning("enforce: policy {} names no rule of content v{}", u, version);
   LogInfo("enforce: content v{}: {} blocking rules ({} marked in the content, {} by policy)", version,
           s->from_content + s->from_policy, s->from_content, s->from_policy);

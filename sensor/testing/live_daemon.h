@@ -25,6 +25,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,11 +106,19 @@ inline std::string TestRules(const std::string& root, int port) {
          "  condition: selection\n";
 }
 
-// fanotify groups open in every process on the machine: file descriptors
-// whose link reads "anon_inode:[fanotify]".
-inline int CountFanotifyGroups() {
+// fanotify marks, held by any process on the machine, on the filesystem that
+// holds `path`: the "fanotify ... sdev:<hex> ..." lines of every fdinfo of
+// every fanotify group (filesystem and inode marks; sdev is the kernel's
+// dev_t, major << 20 | minor). Other tests may hold groups of their own at the
+// same time; only marks on this test's own tmpfs count.
+inline int CountFanotifyMarksOn(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  const unsigned long sdev = (static_cast<unsigned long>(major(st.st_dev)) << 20) | minor(st.st_dev);
+  char want[32];
+  std::snprintf(want, sizeof(want), " sdev:%lx ", sdev);
   // Processes come and go while we look: every step takes an error_code.
-  int groups = 0;
+  int marks = 0;
   const live_fs::directory_iterator end;
   std::error_code ec;
   for (live_fs::directory_iterator proc("/proc", ec); !ec && proc != end; proc.increment(ec)) {
@@ -118,10 +127,14 @@ inline int CountFanotifyGroups() {
     std::error_code fd_ec;
     for (live_fs::directory_iterator fd(proc->path() / "fd", fd_ec); !fd_ec && fd != end; fd.increment(fd_ec)) {
       std::error_code link_ec;
-      if (live_fs::read_symlink(fd->path(), link_ec) == "anon_inode:[fanotify]") ++groups;
+      if (live_fs::read_symlink(fd->path(), link_ec) != "anon_inode:[fanotify]") continue;
+      std::ifstream info(proc->path() / "fdinfo" / fd->path().filename());
+      for (std::string line; std::getline(info, line);) {
+        if (line.starts_with("fanotify ") && (line + " ").find(want) != std::string::npos) ++marks;
+      }
     }
   }
-  return groups;
+  return marks;
 }
 
 class LiveDaemonTest : public ::testing::Test {
