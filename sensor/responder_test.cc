@@ -349,6 +349,25 @@ TEST(ResponderUnit, StartRefusesBadOptionsBeforeTouchingTheKernel) {
 bool IsRoot() { return geteuid() == 0; }
 
 // Open fanotify groups by pid, from every /proc/<pid>/fd link ("anon_inode:[fanotify]").
+// Every thread of `pid` is stopped (state T in /proc/<pid>/task/<tid>/stat).
+bool AllThreadsStopped(pid_t pid) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* tasks = opendir(dir.c_str());
+  if (tasks == nullptr) return false;
+  bool all = true, any = false;
+  while (dirent* t = readdir(tasks)) {
+    if (t->d_name[0] == '.') continue;
+    std::ifstream in(dir + "/" + t->d_name + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t paren = stat.rfind(')');  // the command name may hold spaces and parentheses
+    if (paren == std::string::npos || paren + 2 >= stat.size()) continue;
+    any = true;
+    all = all && stat[paren + 2] == 'T';
+  }
+  closedir(tasks);
+  return any && all;
+}
+
 std::map<int, int> FanotifyGroupsByPid() {
   std::map<int, int> groups;
   DIR* proc = opendir("/proc");
@@ -1070,14 +1089,19 @@ TEST(ResponderLive, WorkerStoppedThenKilledReleasesEveryWaitingOpen) {
   std::this_thread::sleep_for(milliseconds(300));
   const uint64_t before_stop = storm->Opens();
   ASSERT_EQ(kill(worker, SIGSTOP), 0);
+  // kill() returns before every thread of the worker has stopped (a thread
+  // running on the other CPU answers on until it is interrupted): count from
+  // the moment all of them show state T.
+  ASSERT_TRUE(WaitFor([&] { return AllThreadsStopped(worker); })) << "the worker did not stop";
+  const uint64_t at_stop = storm->Opens();
   std::this_thread::sleep_for(milliseconds(kStopMs));
-  const uint64_t during_stop = storm->Opens() - before_stop;
+  const uint64_t during_stop = storm->Opens() - at_stop;
   const int64_t kill_ns = NowNs();
   ASSERT_EQ(kill(worker, SIGKILL), 0);
   int wstatus = 0;
   ASSERT_EQ(waitpid(worker, &wstatus, 0), worker);
   std::this_thread::sleep_for(milliseconds(300));
-  const uint64_t after_kill = storm->Opens() - before_stop - during_stop;
+  const uint64_t after_kill = storm->Opens() - at_stop - during_stop;
   storm->stop.store(1);
   for (pid_t pid : openers) waitpid(pid, &wstatus, 0);
 
