@@ -3,12 +3,14 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/capability.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdarg>
@@ -214,7 +216,20 @@ Result<size_t> EbpfSource::Poll(int timeout_ms, const RawEventHandler& handler) 
   if (state_ == nullptr) return Error(Code::kInvalidArgument, "ebpf: Poll before Start");
   state_->handler = &handler;
   state_->delivered = 0;
-  int n = ring_buffer__poll(state_->ring, timeout_ms);
+  int n;
+  if (options_.batch_delay_us == 0) {
+    n = ring_buffer__poll(state_->ring, timeout_ms);
+  } else {
+    epoll_event ev{};
+    n = epoll_wait(ring_buffer__epoll_fd(state_->ring), &ev, 1, timeout_ms);
+    if (n < 0) n = -errno;
+    if (n > 0) {
+      timespec delay{0, static_cast<long>(std::min<uint32_t>(options_.batch_delay_us, 100'000)) * 1000};
+      while (nanosleep(&delay, &delay) != 0 && errno == EINTR) {
+      }
+      n = ring_buffer__consume(state_->ring);
+    }
+  }
   state_->handler = nullptr;
   const auto now = std::chrono::steady_clock::now();
   if (state_->delivered == 0 || now - last_lost_refresh_ >= kLostRefreshInterval) {

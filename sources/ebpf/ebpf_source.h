@@ -40,6 +40,13 @@ struct EbpfOptions {
   bool exclude_self = true;
   // Where Start looks for kernel BTF, which CO-RE relocation needs.
   std::string btf_path = "/sys/kernel/btf/vmlinux";
+  // After the ring buffer reports records, wait this long before consuming
+  // them, so a storm is read in batches: the kernel notifies the reader only
+  // when a record lands in an empty (caught-up) ring, so while the reader
+  // sleeps with records pending, further records wake nobody and cost the
+  // process that made them no interrupt. Adds at most this much latency
+  // (capped at 100 ms); 0 consumes at once.
+  uint32_t batch_delay_us = 1000;
 };
 
 class EbpfSource final : public EventSource {
