@@ -6,22 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/unique_fd.h"
+
 namespace vigil {
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 Status ErrnoStatus(std::string_view what, const std::string& path) {
   return Status(Code::kIo, fmt::format("{} {}: {}", what, path, std::strerror(errno)));
@@ -30,11 +19,19 @@ Status ErrnoStatus(std::string_view what, const std::string& path) {
 }  // namespace
 
 Result<std::string> ReadFileBounded(const std::string& path, size_t max_bytes) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  return ReadFileBounded(path, max_bytes, nullptr);
+}
+
+Result<std::string> ReadFileBounded(const std::string& path, size_t max_bytes,
+                                    const std::function<Status(const struct stat&)>& check) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return Error(ErrnoStatus("cannot open", path));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return Error(ErrnoStatus("cannot stat", path));
   if (!S_ISREG(st.st_mode)) return Error(Code::kInvalidArgument, "{}: not a regular file", path);
+  if (check) {
+    if (Status s = check(st); !s.ok()) return Error(std::move(s));
+  }
   if (static_cast<uint64_t>(st.st_size) > max_bytes) {
     return Error(Code::kLimitExceeded, "{}: {} bytes exceeds the limit of {} bytes", path, st.st_size,
                  max_bytes);
@@ -58,7 +55,7 @@ Result<std::string> ReadFileBounded(const std::string& path, size_t max_bytes) {
 Status WriteFileAtomic(const std::string& path, std::string_view data) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (fd.get() < 0) return ErrnoStatus("cannot create", tmp);
     size_t done = 0;
     while (done < data.size()) {
@@ -84,7 +81,7 @@ Status WriteFileAtomic(const std::string& path, std::string_view data) {
   }
   std::string dir = ".";
   if (auto slash = path.rfind('/'); slash != std::string::npos) dir = slash == 0 ? "/" : path.substr(0, slash);
-  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() >= 0) ::fsync(dfd.get());
   return Status::Ok();
 }

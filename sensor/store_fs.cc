@@ -10,23 +10,11 @@
 #include <cstring>
 #include <utility>
 
+#include "base/unique_fd.h"
+
 namespace vigil::sensor {
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 // ENOENT is the one errno callers act on (a missing slot, state or marker).
 Status ErrnoStatus(int err, std::string_view what, const std::string& path) {
@@ -47,7 +35,7 @@ FileStat::Type TypeOf(mode_t mode) {
 class PosixFs final : public StoreFs {
  public:
   Result<std::string> ReadFile(const std::string& path, size_t max_bytes) override {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (fd.get() < 0) return Error(ErrnoStatus(errno, "cannot open", path));
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return Error(ErrnoStatus(errno, "cannot stat", path));
@@ -71,7 +59,7 @@ class PosixFs final : public StoreFs {
   }
 
   Status WriteFile(const std::string& path, std::string_view data, uint32_t mode) override {
-    Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode & 07777));
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode & 07777));
     if (fd.get() < 0) return ErrnoStatus(errno, "cannot create", path);
     if (::fchmod(fd.get(), mode & 07777) != 0) return ErrnoStatus(errno, "cannot chmod", path);
     size_t done = 0;
@@ -88,7 +76,7 @@ class PosixFs final : public StoreFs {
   }
 
   Status SyncFile(const std::string& path) override {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (fd.get() < 0) return ErrnoStatus(errno, "cannot open", path);
     if (::fsync(fd.get()) != 0) return ErrnoStatus(errno, "cannot fsync", path);
     return Status::Ok();
@@ -104,7 +92,7 @@ class PosixFs final : public StoreFs {
   }
 
   Status SyncDir(const std::string& dir) override {
-    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (fd.get() < 0) return ErrnoStatus(errno, "cannot open directory", dir);
     if (::fsync(fd.get()) != 0) return ErrnoStatus(errno, "cannot fsync directory", dir);
     return Status::Ok();

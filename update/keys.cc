@@ -11,6 +11,8 @@
 
 #include <sodium.h>
 
+#include "base/file.h"
+#include "base/unique_fd.h"
 #include "update/text_format.h"
 
 namespace vigil::update {
@@ -101,19 +103,6 @@ Status CheckKeyId(const KeyFields& f, const PublicKey& key, std::string_view nam
   return Status::Ok();
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 Status Errno(std::string_view what, const std::string& path) {
   return Status(Code::kIo, fmt::format("cannot {} {}: {}", what, path, std::strerror(errno)));
@@ -122,41 +111,20 @@ Status Errno(std::string_view what, const std::string& path) {
 // Reads a key file; with `secret`, refuses any group/other permission bit
 // (checked on the opened file, so a swap after the check cannot matter).
 Result<std::string> ReadKeyFile(const std::string& path, bool secret) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return Error(Errno("open", path));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return Error(Errno("stat", path));
-  if (!S_ISREG(st.st_mode)) return Error(Code::kInvalidArgument, "{}: not a regular file", path);
-  if (secret && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    return Error(Code::kInvalidArgument,
-                 "secret key file {} is accessible by group or others (mode {:04o}); refusing to use it: "
-                 "anyone who read it can sign content. Run `chmod 600 {}` if it has not leaked, else make a new key",
-                 path, st.st_mode & 07777, path);
-  }
-  if (static_cast<uint64_t>(st.st_size) > kMaxKeyFileBytes) {
-    return Error(Code::kLimitExceeded, "{}: {} bytes exceeds the limit of {} bytes for a key file", path, st.st_size,
-                 kMaxKeyFileBytes);
-  }
-  std::string data(kMaxKeyFileBytes + 1, '\0');
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::read(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error(Errno("read", path));
+  return ReadFileBounded(path, kMaxKeyFileBytes, [&](const struct stat& st) {
+    if (secret && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+      return Status(Code::kInvalidArgument,
+                    fmt::format("secret key file {} is accessible by group or others (mode {:04o}); refusing to use "
+                                "it: anyone who read it can sign content. Run `chmod 600 {}` if it has not leaked, "
+                                "else make a new key",
+                                path, st.st_mode & 07777, path));
     }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  if (done > kMaxKeyFileBytes) {
-    return Error(Code::kLimitExceeded, "{}: more than the limit of {} bytes for a key file", path, kMaxKeyFileBytes);
-  }
-  data.resize(done);
-  return data;
+    return Status::Ok();
+  });
 }
 
 Status WriteNewFile(const std::string& path, std::string_view data, mode_t mode) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
   if (fd.get() < 0) {
     if (errno == EEXIST) {
       return Status(Code::kInvalidArgument, fmt::format("{} exists; refusing to overwrite it", path));
