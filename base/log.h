@@ -7,6 +7,8 @@
 // Thread-safety: safe from any thread (one write(2) per line).
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -16,6 +18,10 @@ namespace vigil {
 enum class LogLevel { kInfo, kWarning, kError };
 
 void SetLogProgramName(std::string_view name);
+
+// `unix_time` as "2026-11-24T13:45:10Z" (UTC, seconds), the format of log
+// stamps, manifests and the CLI; "unix time N" if it has no calendar date.
+std::string UtcTimeText(int64_t unix_time);
 void LogLine(LogLevel level, std::string_view message);
 
 template <typename... Args>

@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 #include "sources/replay/event_json.h"
 #include "update/bundle_signature.h"
+#include "base/log.h"
 
 namespace vigil::cli {
 namespace {
@@ -66,15 +67,7 @@ std::vector<std::string> CollectRuleFiles(const std::vector<std::string>& inputs
   return files;
 }
 
-std::string TimeString(int64_t unix_time) {
-  if (unix_time == 0) return "never";
-  std::time_t t = static_cast<std::time_t>(unix_time);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string TimeString(int64_t unix_time) { return unix_time == 0 ? "never" : UtcTimeText(unix_time); }
 
 // The key ids in the bundle's signature area (update/bundle_signature.h),
 // unchecked: inspect shows, `content verify --trust-root` judges.

@@ -14,6 +14,7 @@
 #include "schema/schema.h"
 #include "sensor/content_store.h"
 #include "sensor/store_fs.h"
+#include "base/log.h"
 
 namespace vigil::cli {
 namespace {
@@ -27,15 +28,7 @@ constexpr std::string_view kRecoverReason = "vigil recover";
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
 
-std::string TimeText(int64_t unix_time) {
-  if (unix_time == 0) return "never";
-  std::time_t t = static_cast<std::time_t>(unix_time);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string TimeText(int64_t unix_time) { return unix_time == 0 ? "never" : UtcTimeText(unix_time); }
 
 // 45s, 12m 03s, 3h 02m, 2d 04h
 std::string DurationText(int64_t seconds) {

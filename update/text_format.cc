@@ -1,4 +1,5 @@
 #include "update/text_format.h"
+#include "base/log.h"
 
 #include <ctime>
 
@@ -99,13 +100,6 @@ std::optional<int64_t> ParseI64(std::string_view s) {
   return static_cast<int64_t>(*v);
 }
 
-std::string UnixToIso(int64_t unix_time) {
-  std::time_t t = static_cast<std::time_t>(unix_time);
-  std::tm tm{};
-  if (gmtime_r(&t, &tm) == nullptr) return fmt::format("unix time {}", unix_time);
-  char buf[40];
-  if (std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) return fmt::format("unix time {}", unix_time);
-  return buf;
-}
+std::string UnixToIso(int64_t unix_time) { return UtcTimeText(unix_time); }
 
 }  // namespace vigil::update::text
