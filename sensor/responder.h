@@ -262,7 +262,8 @@ class Responder {
   void ApplySlot(const Policy& policy, uint64_t id, const PendingPermissions::Entry& entry, uint64_t slot);
   void ExpireDeadlines(const Policy& policy, int64_t now_ns);
   int64_t Answer(const PendingPermissions::Entry& entry, bool allow, bool cache);  // when the answer was written
-  void AddIgnoreMark(int fd, PermissionKind kind);
+  void AddIgnoreMark(int fd, uint64_t mask);  // FAN_OPEN_PERM and/or FAN_OPEN_EXEC_PERM
+  void PrefetchOpen(int fd, bool cache_exec);
   void FlushCache();
   void Health(ResponderHealthEvent::What what, PermissionKind kind, int32_t pid, uint64_t total);
   bool OwnPid(int32_t pid) const;
@@ -285,6 +286,7 @@ class Responder {
   std::vector<int32_t> own_pids_;
   int fan_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: verdicts posted, engine swapped, stop
+  int self_fd_dir_ = -1;  // our /proc/<pid>/fd: the responder reads event fds' paths below it
   uint64_t perm_mask_ = 0;
   std::thread responder_thread_;
   std::thread evaluator_thread_;
