@@ -23,7 +23,7 @@ EXEC_N=${EXEC_N:-1000}           # timed fork+execve+waitpid per row and rep
 ISO_N=${ISO_N:-200}              # timed isolated operations per row and rep (first decisions, one every GAP_US)
 GAP_US=${GAP_US:-5000}           # sleep between isolated operations: every thread of the machine is asleep
 WARMUP=${WARMUP:-20}             # untimed iterations before each row (on their own files)
-CONDITIONS=${CONDITIONS:-"none vigild driver fapolicyd"}   # driver: the responder alone (enforce_driver)
+CONDITIONS=${CONDITIONS:-"none vigild driver naive fapolicyd"}   # driver: the responder alone (enforce_driver); naive: the floor (naive.c)
 PIN=${PIN:-1}                    # 1: the timed loop runs on CPU 0
 SOURCES=${SOURCES:-on}           # on: vigild's eBPF and fanotify sources as deployed; off: both off (enforcement alone)
 SENSOR_CPUS=${SENSOR_CPUS:-}     # e.g. 0: run every sensor on these CPUs (taskset -c); default: where the scheduler puts it
@@ -42,7 +42,7 @@ die() { echo "enforce-bench: $*" >&2; exit 1; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 [[ $(id -u) == 0 ]] || die "run as root (fanotify permission events, mounts and namespaces need it)"
-for c in $CONDITIONS; do [[ $c =~ ^(none|vigild|fapolicyd|driver)$ ]] || die "unknown condition $c"; done
+for c in $CONDITIONS; do [[ $c =~ ^(none|vigild|fapolicyd|driver|naive)$ ]] || die "unknown condition $c"; done
 has_cond() { [[ " $CONDITIONS " == *" $1 "* ]]; }
 for t in cc unshare mount umount curl setpriv timeout; do command -v $t >/dev/null || die "$t not found"; done
 [[ $(uname -m) == x86_64 ]] || die "tiny.c is x86-64 only"
@@ -83,7 +83,7 @@ RESULTS=$WORK/results.tsv   # rep cond row op n p50 p99 mean min max failures
 MSTATS=$WORK/metrics.tsv    # rep kind p50 p99 (vigild's own decision latency, from /metrics)
 : >"$RESULTS"
 : >"$MSTATS"
-VPID=""   # running vigild or enforce_driver
+VPID=""   # running vigild, enforce_driver or naive
 FPID=""   # the fapolicyd helper (its own namespace, fapolicyd and the timed loops)
 
 stop_pid() {  # pid seconds-before-SIGKILL
@@ -127,7 +127,7 @@ trap 'log "interrupted"; exit 130' INT TERM HUP
 
 mkdir -p "$FS" "$WORK/bin" "$WORK/rules" "$WORK/vigild" "$WORK/fap"
 mount -t tmpfs -o size=256m,mode=0755 vigil-enforce-bench "$FS" || die "cannot mount a tmpfs on $FS"
-for t in oplat; do cc -O2 -Wall -Wextra -o "$WORK/bin/$t" "$HERE/$t.c" || die "cannot build $t.c"; done
+for t in oplat naive; do cc -O2 -Wall -Wextra -o "$WORK/bin/$t" "$HERE/$t.c" || die "cannot build $t.c"; done
 cc -static -nostdlib -O2 -Wall -Wextra -s -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noseparate-code \
   -o "$WORK/bin/tiny" "$HERE/tiny.c" || die "cannot build tiny.c"
 "$WORK/bin/tiny" || die "tiny does not run"
@@ -336,6 +336,13 @@ start_driver() {
   grep -q ready "$WORK/driver.out" || { log "enforce_driver did not start:"; cat "$WORK/driver.err" >&2; VPID=""; return 1; }
 }
 
+start_naive() {
+  setpriv --pdeathsig TERM -- "${ONS[@]}" "$WORK/bin/naive" "$FS" >"$WORK/naive.out" 2>"$WORK/naive.err" &
+  VPID=$!
+  for _ in $(seq 100); do grep -q ready "$WORK/naive.out" 2>/dev/null && break; kill -0 "$VPID" 2>/dev/null || break; sleep 0.1; done
+  grep -q ready "$WORK/naive.out" || { log "naive did not start:"; cat "$WORK/naive.err" >&2; VPID=""; return 1; }
+}
+
 # One timed row: rep cond name op prefix count n [gap_us]
 row() {
   local out
@@ -386,6 +393,15 @@ run_condition() {  # rep cond
             END {printf "%s\tdriver-%s\t%s\t%s\n", r, k, p50, p99}' "$WORK/driver.out" >>"$MSTATS"
         fi
       done
+      ;;
+    naive)
+      # The floor: first decisions only (it caches nothing), one instance for all rows.
+      start_naive || return 1
+      row "$rep" naive first open "$FS/o/f" $((OPEN_N + WARMUP)) "$OPEN_N"
+      row "$rep" naive first exec "$FS/x/p" $((EXEC_N + WARMUP)) "$EXEC_N"
+      row "$rep" naive isolated open "$FS/o/i" $((ISO_N + WARMUP)) "$ISO_N" "$GAP_US"
+      row "$rep" naive isolated exec "$FS/x/i" $((ISO_N + WARMUP)) "$ISO_N" "$GAP_US"
+      stop_pid "$VPID" 10; VPID=""
       ;;
     fapolicyd)
       setpriv --pdeathsig TERM -- unshare --mount --propagation private -- "$BASH" "$WORK/fap/helper.sh" "$WORK" "$FS" "$OPLAT" \
@@ -454,14 +470,16 @@ label() {
     vigild.isolated) echo "vigild, first, isolated" ;;
     driver.first) echo "responder alone, first" ;; driver.same) echo "responder alone, cached" ;;
     driver.isolated) echo "responder alone, isolated" ;;
+    naive.first) echo "naive responder (floor)" ;; naive.isolated) echo "naive responder, isolated" ;;
     fapolicyd.first) echo "fapolicyd (distinct files)" ;; fapolicyd.same) echo "fapolicyd (same file)" ;;
     fapolicyd.isolated) echo "fapolicyd, isolated" ;;
   esac
 }
 for op in open exec; do
-  for c in none vigild driver fapolicyd; do
+  for c in none vigild driver naive fapolicyd; do
     has_cond "$c" || continue
     for r in first same isolated; do
+      [[ $c == naive && $r == same ]] && continue
       P50[$c.$r.$op]=$(rowstat "$c" "$r" "$op" 6); P99[$c.$r.$op]=$(rowstat "$c" "$r" "$op" 7); MEAN[$c.$r.$op]=$(rowstat "$c" "$r" "$op" 8)
       base=${P50[none.$r.$op]:-nan}
       add=$(awk -v a="${P50[$c.$r.$op]}" -v b="$base" 'BEGIN { if (a != "nan" && b != "nan") printf "%+.1f", a - b; else print "n/a" }')
@@ -487,6 +505,23 @@ if [[ -s $WORK/vigild/counters.log ]]; then
   awk '{s[$1] += $2} END {for (k in s) printf "  %s %d\n", k, s[k]}' "$WORK/vigild/counters.log" | sort
 fi
 [[ -s $WORK/fap/last_report.txt ]] && echo "fapolicyd's report of its last run:" && sed 's/^/  /' "$WORK/fap/last_report.txt"
+
+# ---------------------------------------------------------------- the floor
+# What a first decision costs beyond the textbook responder is the sensor's
+# own; the floor itself is the kernel's and the machine's.
+if has_cond naive && has_cond vigild; then
+  echo
+  echo "== first decisions over the floor (the naive responder: read, ALLOW, close), p50 us"
+  for op in open exec; do
+    for r in first isolated; do
+      for c in vigild driver fapolicyd; do
+        has_cond "$c" || continue
+        awk -v op="$op" -v r="$r" -v c="$c" -v a="${P50[$c.$r.$op]:-nan}" -v f="${P50[naive.$r.$op]:-nan}" \
+          'BEGIN { if (a == "nan" || f == "nan") exit; printf "  %-4s %-8s %-9s %8.1f  floor %8.1f  over %+7.1f\n", op, r, c, a, f, a - f }'
+      done
+    done
+  done
+fi
 
 # ---------------------------------------------------------------- targets
 echo
