@@ -686,6 +686,40 @@ TEST(ResponderLive, ExecBlockedAllowedCachedAndReevaluatedAfterModifyOrRuleChang
               static_cast<unsigned long long>(st.max_response_latency_us));
 }
 
+// docs/enforce.md, "Per inode, not per name": an ignore mark holds for the
+// inode, so a hard link made after an allow reaches it under a name the rules
+// block and is allowed from the cache; with the cache off it is asked and denied.
+TEST(ResponderLive, VerdictCacheIsPerInodeSoALinkToAnAllowedFileIsAllowedUnlessTheCacheIsOff) {
+  REQUIRE_ROOT();
+  Watchdog dog(std::chrono::seconds(60));
+  Tmpfs fs(dog);
+  ASSERT_TRUE(fs.ok()) << fs.error();
+  for (bool cache : {true, false}) {
+    SCOPED_TRACE(cache ? "verdict cache on" : "verdict cache off");
+    const std::string dir = fs / (cache ? "on" : "off");
+    ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+    const std::string good = dir + "/good", evil = dir + "/evil";
+    CopyFile("/bin/true", good);
+    ResponderOptions opt;
+    opt.marks = {{fs.path(), MarkScope::kMount}};
+    opt.exec = true;
+    opt.verdict_cache = cache;
+    Responder r(opt);
+    r.SetEngine(MakeEngine({kExecEvil}));
+    ASSERT_TRUE(r.Start().ok());
+    EXPECT_EQ(r.stats().cache_exec, cache);
+
+    EXPECT_EQ(ExecIn(dog, good).status, 0);
+    ASSERT_TRUE(WaitFor([&] { return r.stats().pending == 0; }));
+    ASSERT_EQ(link(good.c_str(), evil.c_str()), 0) << std::strerror(errno);
+    EXPECT_EQ(ExecIn(dog, evil).status, cache ? 0 : kEperm);
+    ASSERT_TRUE(WaitFor([&] { return r.stats().pending == 0; }));
+    EXPECT_EQ(r.stats().denied, cache ? 0u : 1u);
+    EXPECT_EQ(r.stats().events, cache ? 1u : 2u) << "with the cache on, the linked name never reaches user space";
+    r.Stop();
+  }
+}
+
 TEST(ResponderLive, OwnPidsAndNeverBlockPrefixesAreAllowedUnevaluated) {
   REQUIRE_ROOT();
   Watchdog dog(std::chrono::seconds(60));
