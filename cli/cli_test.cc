@@ -12,22 +12,20 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/testing/run_vigil.h"
+
 namespace {
 
 namespace fs = std::filesystem;
-
-struct RunResult {
-  int code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
+using vigil::cli::testing::RunResult;
+using vigil::cli::testing::RunVigil;
+using vigil::cli::testing::Slurp;
 
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* bin = std::getenv("VIGIL_BIN_DIR");
-    ASSERT_NE(bin, nullptr) << "run through ctest (sets VIGIL_BIN_DIR)";
-    vigil_ = std::string(bin) + "/vigil";
+    vigil_ = vigil::cli::testing::VigilBinary();
+    ASSERT_FALSE(vigil_.empty()) << "run through ctest (sets VIGIL_BIN_DIR)";
     ASSERT_TRUE(fs::exists(vigil_)) << vigil_;
     char tmpl[] = "/tmp/vigil_cli_test_XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -41,22 +39,9 @@ class CliTest : public ::testing::Test {
     std::ofstream(p, std::ios::binary) << text;
     return p.string();
   }
-  static std::string Slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
   // Runs vigil with `args` (shell-quoted by the caller), optional stdin file.
   RunResult Vigil(const std::string& args, const std::string& stdin_file = "/dev/null") {
-    std::string out = (dir_ / "stdout").string(), err = (dir_ / "stderr").string();
-    std::string cmd = "timeout 60 " + vigil_ + " " + args + " <" + stdin_file + " >" + out + " 2>" + err;
-    int status = std::system(cmd.c_str());
-    RunResult r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = Slurp(out);
-    r.err = Slurp(err);
-    return r;
+    return RunVigil(vigil_, dir_, args, stdin_file);
   }
 
   std::string vigil_;

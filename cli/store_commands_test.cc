@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/testing/run_vigil.h"
 #include "sensor/content_store.h"
 #include "sensor/store_fs.h"
 
@@ -25,21 +26,11 @@ using vigil::sensor::PosixStoreFs;
 using vigil::sensor::Slot;
 using vigil::sensor::StoreState;
 
-struct RunResult {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using vigil::cli::testing::RunResult;
+using vigil::cli::testing::Slurp;
 
 bool Contains(const std::string& haystack, std::string_view needle) {
   return haystack.find(needle) != std::string::npos;
-}
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 class StoreCommandsTest : public ::testing::Test {
@@ -74,16 +65,7 @@ class StoreCommandsTest : public ::testing::Test {
 
   static std::string Bundle(int version) { return Slurp(*bundle_dir_ / fmt::format("v{}.vbundle", version)); }
 
-  RunResult Vigil(const std::string& args) {
-    std::string out = (dir_ / "stdout").string(), err = (dir_ / "stderr").string();
-    std::string cmd = "timeout 60 " + *vigil_ + " " + args + " </dev/null >" + out + " 2>" + err;
-    int status = std::system(cmd.c_str());
-    RunResult r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = Slurp(out);
-    r.err = Slurp(err);
-    return r;
-  }
+  RunResult Vigil(const std::string& args) { return vigil::cli::testing::RunVigil(*vigil_, dir_, args); }
 
   ContentStore MakeStore(const std::string& root) {
     auto store = ContentStore::Open(PosixStoreFs(), root, /*create=*/true);

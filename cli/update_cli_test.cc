@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "cli/testing/run_vigil.h"
 #include "cli/update_commands.h"
 #include "update/bundle_signature.h"
 #include "update/keys.h"
@@ -23,11 +24,8 @@ namespace vigil::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct RunResult {
-  int code = -1;
-  std::string out, err;
-};
+using testing::RunResult;
+using testing::Slurp;
 
 const char kRule[] = R"(title: Shell from temp
 id: 6f1c1d9e-0000-4000-8000-0000000000a1
@@ -43,9 +41,8 @@ detection:
 class UpdateCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* bin = std::getenv("VIGIL_BIN_DIR");
-    ASSERT_NE(bin, nullptr) << "run through ctest (sets VIGIL_BIN_DIR)";
-    vigil_ = std::string(bin) + "/vigil";
+    vigil_ = testing::VigilBinary();
+    ASSERT_FALSE(vigil_.empty()) << "run through ctest (sets VIGIL_BIN_DIR)";
     ASSERT_TRUE(fs::exists(vigil_)) << vigil_;
     char tmpl[] = "/tmp/vigil_update_cli_test_XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -54,22 +51,7 @@ class UpdateCliTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   std::string P(const std::string& name) const { return (dir_ / name).string(); }
-  static std::string Slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-  RunResult Vigil(const std::string& args) {
-    std::string out = P("stdout"), err = P("stderr");
-    std::string cmd = "timeout 60 " + vigil_ + " " + args + " </dev/null >" + out + " 2>" + err;
-    int status = std::system(cmd.c_str());
-    RunResult r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = Slurp(out);
-    r.err = Slurp(err);
-    return r;
-  }
+  RunResult Vigil(const std::string& args) { return testing::RunVigil(vigil_, dir_, args); }
   // A bundle compiled by `vigil content build`.
   std::string Build(const std::string& name, const std::string& extra = "") {
     std::ofstream(P("rule.yml")) << kRule;
