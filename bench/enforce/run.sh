@@ -39,11 +39,11 @@ set -uo pipefail
 export LC_ALL=C
 
 die() { echo "enforce-bench: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh" || die "cannot read $HERE/../lib.sh"
 
 [[ $(id -u) == 0 ]] || die "run as root (fanotify permission events, mounts and namespaces need it)"
 for c in $CONDITIONS; do [[ $c =~ ^(none|vigild|fapolicyd|driver|naive)$ ]] || die "unknown condition $c"; done
-has_cond() { [[ " $CONDITIONS " == *" $1 "* ]]; }
 for t in cc unshare mount umount curl setpriv timeout; do command -v $t >/dev/null || die "$t not found"; done
 [[ $(uname -m) == x86_64 ]] || die "tiny.c is x86-64 only"
 
@@ -440,22 +440,13 @@ log "warm-up (not recorded)"
 "${ON0[@]}" "$OPLAT" open 2000 "$FS/o/same" 1 0 >/dev/null
 "${ON0[@]}" "$OPLAT" exec 200 "$FS/x/same" 1 0 >/dev/null
 
-read -r -a conds <<<"$CONDITIONS"
-nc=${#conds[@]}
-for ((rep = 1; rep <= REPS; rep++)); do
-  for ((i = 0; i < nc; i++)); do
-    cond=${conds[$(((i + rep - 1) % nc))]}
-    run_condition "$rep" "$cond" || log "rep $rep: condition $cond could not run"
-  done
-done
+run_rotated
 echo "load at end:   $(uptime)"
 
 # ---------------------------------------------------------------- report
-median() { sort -g | awk '{a[NR] = $1} END {if (NR == 0) {print "nan"; exit} if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 rowstat() {  # cond row op column(6 p50, 7 p99, 8 mean) -> median over reps
   awk -F'\t' -v c="$1" -v r="$2" -v o="$3" -v k="$4" '$2 == c && $3 == r && $4 == o {print $k}' "$RESULTS" | median
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "nan") printf "%.2f", a / b; else print "n/a" }'; }
 declare -A P50 P99 MEAN
 
 echo
@@ -526,7 +517,6 @@ fi
 # ---------------------------------------------------------------- targets
 echo
 echo "== targets"
-verdict() { awk -v a="$1" -v t="$2" 'BEGIN { if (a == "nan" || a == "n/a" || a == "") print "n/a "; else if (a + 0 <= t + 0) print "PASS"; else print "FAIL" }'; }
 if has_cond vigild; then
   for op in open exec; do
     r=$(ratio "${P50[vigild.same.$op]:-nan}" "${P50[none.same.$op]:-nan}")

@@ -30,7 +30,8 @@ set -uo pipefail
 export LC_ALL=C
 
 die() { echo "overhead: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh" || die "cannot read $HERE/../lib.sh"
 
 [[ $(id -u) == 0 ]] || die "run as root (fanotify, eBPF and auditd need it)"
 for c in $CONDITIONS; do [[ $c == none || $c == vigild || $c == auditd || $c == fnull ]] || die "unknown condition $c"; done
@@ -38,7 +39,6 @@ for w in $WORKLOADS; do [[ $w == exec || $w == exec2 || $w == file || $w == buil
 command -v cc >/dev/null || die "cc not found (apt-get install build-essential)"
 command -v make >/dev/null || die "make not found"
 command -v curl >/dev/null || die "curl not found (apt-get install curl)"
-has_cond() { [[ " $CONDITIONS " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- temp dir
 # On the root filesystem (vigild marks "/"; tmpfs would hide the file storm).
@@ -389,24 +389,14 @@ log "warm-up (not recorded)"
 "$WORK/bin/execstorm" 500
 mkdir -p "$WORK/files/w" && "$WORK/bin/filestorm" "$WORK/files/w" 2000 && rm -rf "$WORK/files/w"
 
-read -r -a conds <<<"$CONDITIONS"
-nc=${#conds[@]}
-for ((rep = 1; rep <= REPS; rep++)); do
-  # Rotate the order every rep so that drifting load spreads over all conditions.
-  for ((i = 0; i < nc; i++)); do
-    cond=${conds[$(((i + rep - 1) % nc))]}
-    run_condition "$rep" "$cond" || log "rep $rep: condition $cond could not run"
-  done
-done
+run_rotated
 echo "load at end:   $(uptime)"
 
 # ---------------------------------------------------------------- report
-median() { sort -g | awk '{a[NR] = $1} END {if (NR == 0) {print "nan"; exit} if (NR % 2) print a[(NR + 1) / 2]; else printf "%.6f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 col() {  # cond workload column(4 wall, 5 user, 6 sys, 7 sensor, 0 user+sys, 8 user+sys+sensor)
   awk -F'\t' -v c="$1" -v w="$2" -v k="$3" '$2 == c && $3 == w {
-      if (k == 0) print $5 + $6; else if (k == 8) print $5 + $6 + $7; else print $k }' "$RESULTS" | median
+      if (k == 0) print $5 + $6; else if (k == 8) print $5 + $6 + $7; else print $k }' "$RESULTS" | median 6
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "nan") printf "%.3f", a / b; else print "n/a" }'; }
 declare -A WALLR CPUR TOTR
 
 echo
@@ -417,7 +407,7 @@ for w in $WORKLOADS; do
   for c in none vigild auditd fnull; do
     has_cond "$c" || continue
     wall=$(col "$c" "$w" 4); cpu=$(col "$c" "$w" 0); sens=$(col "$c" "$w" 7); tot=$(col "$c" "$w" 8)
-    WALLR[$c.$w]=$(ratio "$wall" "$base_wall"); CPUR[$c.$w]=$(ratio "$cpu" "$base_cpu"); TOTR[$c.$w]=$(ratio "$tot" "$base_cpu")
+    WALLR[$c.$w]=$(ratio "$wall" "$base_wall" 3); CPUR[$c.$w]=$(ratio "$cpu" "$base_cpu" 3); TOTR[$c.$w]=$(ratio "$tot" "$base_cpu" 3)
     range=$(awk -F'\t' -v c="$c" -v w="$w" '$2 == c && $3 == w {if (n++ == 0 || $4 < lo) lo = $4; if ($4 > hi) hi = $4} END {printf "%.2f..%.2f", lo, hi}' "$RESULTS")
     printf '%-7s %-7s %9.3f %15s %7s %9.3f %7s %9.2f %12s\n' "$w" "$c" "$wall" "$range" "${WALLR[$c.$w]}" "$cpu" "${CPUR[$c.$w]}" "$sens" "${TOTR[$c.$w]}"
   done
@@ -429,7 +419,7 @@ vsum() {  # workload metric-regex -> sum over reps of the per-run delta
   awk -F'\t' -v w="$1" -v re="$2" '$2 == w && $3 ~ re {s += $4} END {printf "%.0f", s}' "$VSTATS"
 }
 vmed() {  # workload exact-metric -> median per-run delta
-  awk -F'\t' -v w="$1" -v m="$2" '$2 == w && $3 == m {print $4}' "$VSTATS" | median
+  awk -F'\t' -v w="$1" -v m="$2" '$2 == w && $3 == m {print $4}' "$VSTATS" | median 6
 }
 
 DROPS_TOTAL=""
@@ -440,7 +430,7 @@ if has_cond vigild && [[ -s $VSTATS ]]; then
   for w in $WORKLOADS; do
     eb=$(vmed "$w" 'vigil_source_events_total{source="ebpf"}')
     fa=$(vmed "$w" 'vigil_source_events_total{source="fanotify"}')
-    ev=$(awk -F'\t' -v w="$w" '$2 == w && $3 ~ /^vigil_events_total/ {s[$1] += $4} END {for (r in s) print s[r]}' "$VSTATS" | median)
+    ev=$(awk -F'\t' -v w="$w" '$2 == w && $3 ~ /^vigil_events_total/ {s[$1] += $4} END {for (r in s) print s[r]}' "$VSTATS" | median 6)
     ub=$(vmed "$w" 'vigil_events_unbuilt_total')
     al=$(vmed "$w" 'vigil_alerts_total')
     es=$(awk -F'\t' -v w="$w" '$2 == w && $3 == "vigil_eval_seconds_sum" {s += $4} $2 == w && $3 == "vigil_eval_seconds_count" {n += $4} END {if (n) printf "%.2f", s / n * 1e6; else print "n/a"}' "$VSTATS")
@@ -468,7 +458,6 @@ fi
 # ---------------------------------------------------------------- targets
 echo
 echo "== targets (judged on the wall-time ratio; CPU incl. sensor in brackets, for information)"
-verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a" || r == "") print "n/a "; else if (r + 0 <= t + 0) print "PASS"; else print "FAIL" }'; }
 declare -A TGT=([build]=1.05 [exec]=1.10 [file]=1.25)
 if has_cond vigild; then
   for w in build exec file; do
