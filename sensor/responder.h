@@ -287,6 +287,7 @@ class Responder {
   int fan_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: verdicts posted, engine swapped, stop
   int self_fd_dir_ = -1;  // our /proc/<pid>/fd: the responder reads event fds' paths below it
+  int64_t deadline_ns_ = 0;  // options_.deadline, checked by Attach
   uint64_t perm_mask_ = 0;
   std::thread responder_thread_;
   std::thread evaluator_thread_;
