@@ -11,7 +11,11 @@
 // from any thread.
 #pragma once
 
+#include <time.h>
+
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdint>
 #include <functional>
 #include <string_view>
@@ -81,5 +85,17 @@ class EventSource {
   virtual void Stop() = 0;
   virtual SourceCounters counters() const = 0;
 };
+
+// A source's batch delay (its options' batch_delay_us): once the kernel says
+// events are ready, sleep this long before reading them, so a storm is read in
+// batches and queueing further events wakes nobody. Capped at
+// kMaxBatchDelayUs; 0 returns at once.
+inline constexpr uint32_t kMaxBatchDelayUs = 100'000;
+inline void SleepBatchDelay(uint32_t delay_us) {
+  if (delay_us == 0) return;
+  timespec delay{0, static_cast<long>(std::min(delay_us, kMaxBatchDelayUs)) * 1000};
+  while (nanosleep(&delay, &delay) != 0 && errno == EINTR) {
+  }
+}
 
 }  // namespace vigil::sources

@@ -19,7 +19,6 @@
 #include <mutex>
 
 #include "sources/ebpf/record_decoder.h"
-#include "sources/ebpf/vigil_bpf_records.h"
 #include "vigil.skel.h"
 
 namespace vigil::sources {
@@ -129,8 +128,7 @@ struct EbpfSource::State {
   // Set for the duration of one Poll.
   const RawEventHandler* handler = nullptr;
   size_t delivered = 0;
-  // Decode buffers, reserved once so decoding does not allocate per event.
-  RecordBuffers buffers;
+  RecordBuffers buffers;  // reserved once: decoding does not allocate per event
 
   ~State() {
     ring_buffer__free(ring);
@@ -179,9 +177,6 @@ Status EbpfSource::Start() {
   int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0) return Status(Code::kIo, fmt::format("ebpf: counting possible CPUs: {}", strerror(-cpus)));
   state->lost_per_cpu.assign(static_cast<size_t>(cpus), 0);
-  state->buffers.image.reserve(VIGIL_IMAGE_MAX + VIGIL_CWD_DEPTH * VIGIL_NAME_MAX);
-  state->buffers.command_line.reserve(VIGIL_ARGV_MAX);
-  state->buffers.cwd.reserve(VIGIL_CWD_DEPTH * VIGIL_NAME_MAX + 4);
   state->realtime_offset_ns = RealtimeOffsetNs();
   received_ = 0;
   lost_ = 0;
@@ -208,9 +203,7 @@ Result<size_t> EbpfSource::Poll(int timeout_ms, const RawEventHandler& handler) 
     n = epoll_wait(ring_buffer__epoll_fd(state_->ring), &ev, 1, timeout_ms);
     if (n < 0) n = -errno;
     if (n > 0) {
-      timespec delay{0, static_cast<long>(std::min<uint32_t>(options_.batch_delay_us, 100'000)) * 1000};
-      while (nanosleep(&delay, &delay) != 0 && errno == EINTR) {
-      }
+      SleepBatchDelay(options_.batch_delay_us);
       n = ring_buffer__consume(state_->ring);
     }
   }

@@ -21,6 +21,12 @@ constexpr int kAfInet6 = 10;
 
 }  // namespace
 
+RecordBuffers::RecordBuffers() {
+  image.reserve(VIGIL_IMAGE_MAX + VIGIL_CWD_DEPTH * VIGIL_NAME_MAX);
+  command_line.reserve(VIGIL_ARGV_MAX);
+  cwd.reserve(VIGIL_CWD_DEPTH * VIGIL_NAME_MAX + 4);
+}
+
 int64_t DecodeExitCode(uint32_t status) {
   if ((status & 0x7f) != 0) return -static_cast<int64_t>(status & 0x7f);
   return (status >> 8) & 0xff;

@@ -23,6 +23,7 @@
 namespace vigil::sources {
 
 struct RecordBuffers {
+  RecordBuffers();  // reserves the format's worst case: decoding never allocates
   std::string image;
   std::string command_line;
   std::string cwd;

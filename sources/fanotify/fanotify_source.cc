@@ -200,11 +200,7 @@ Result<size_t> FanotifySource::Poll(int timeout_ms, const RawEventHandler& handl
     return Error(Code::kIo, "fanotify: poll: {}", ErrnoText(errno));
   }
   if (ready == 0) return size_t{0};
-  if (options_.batch_delay_us > 0) {
-    timespec delay{0, static_cast<long>(std::min<uint32_t>(options_.batch_delay_us, 100'000)) * 1000};
-    while (nanosleep(&delay, &delay) != 0 && errno == EINTR) {
-    }
-  }
+  SleepBatchDelay(options_.batch_delay_us);
 
   size_t delivered = 0;
   uint64_t now_ns = RealtimeNs();
