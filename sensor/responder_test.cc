@@ -624,7 +624,13 @@ TEST(ResponderLive, ExecBlockedAllowedCachedAndReevaluatedAfterModifyOrRuleChang
   EXPECT_TRUE(r.stats().cache_exec);  // the rule reads Image only
 
   EXPECT_EQ(ExecIn(dog, fs / "evil").status, kEperm);
+  ASSERT_TRUE(WaitFor([&] { return r.stats().pending == 0; }));  // answers are counted after they are written
   EXPECT_EQ(r.stats().denied, 1u);
+  // on_block runs on the evaluator after the DENY is posted: the caller can be back first.
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return !blocked.empty();
+  }));
   {
     std::lock_guard<std::mutex> lock(mu);
     EXPECT_EQ(blocked, std::vector<std::string>{"00000000-0000-4000-8000-000000000001"});
@@ -656,6 +662,7 @@ TEST(ResponderLive, ExecBlockedAllowedCachedAndReevaluatedAfterModifyOrRuleChang
   // Denies are never cached.
   EXPECT_EQ(ExecIn(dog, fs / "evil").status, kEperm);
   EXPECT_EQ(ExecIn(dog, fs / "evil").status, kEperm);
+  ASSERT_TRUE(WaitFor([&] { return r.stats().pending == 0; }));  // answers are counted after they are written
   EXPECT_EQ(r.stats().denied, 3u);
 
   // New rules: the cache is flushed (only the inode marks: the mount mark
@@ -761,6 +768,7 @@ TEST(ResponderLive, OwnPidsAndNeverBlockPrefixesAreAllowedUnevaluated) {
   ASSERT_EQ(waitpid(helper, &wstatus, 0), helper);
   EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << "an allowed pid runs evil";
 
+  ASSERT_TRUE(WaitFor([&] { return r.stats().pending == 0; }));  // answers are counted after they are written
   const ResponderStats st = r.stats();
   EXPECT_EQ(st.denied, 1u);
   EXPECT_EQ(st.allowed_excluded, 1u);
@@ -794,6 +802,8 @@ TEST(ResponderLive, OpenOfMatchingPathFailsWithEperm) {
 
   EXPECT_EQ(OpenIn(dog, fs / "secret").status, kEperm);
   EXPECT_EQ(OpenIn(dog, fs / "public").status, 0);
+  // on_block runs on the evaluator after the DENY is posted: the caller can be back first.
+  ASSERT_TRUE(WaitFor([&] { return blocks.load() >= 1; }));
   EXPECT_EQ(blocks.load(), 1);
   // Our own opens are never held: the sensor must not wait on itself.
   const int fd = open((fs / "secret").c_str(), O_RDONLY | O_CLOEXEC);
